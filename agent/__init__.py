@@ -1,0 +1,1 @@
+"""How it thinks: the LangGraph loop, the critic and the LLM door (see the agent issue)."""

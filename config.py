@@ -1,0 +1,86 @@
+"""One frozen settings model: built once at the edge and passed in, never read from a global."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hyperloom.errors import ConfigError
+
+
+def default_home() -> Path:
+    """The XDG data directory (`~/.local/share/hyperloom` on Linux)."""
+    return Path(user_data_dir("hyperloom", appauthor=False))
+
+
+class Config(BaseSettings):
+    """hyperloom's settings; every field can be set as `HYPERLOOM_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="HYPERLOOM_", frozen=True, extra="forbid")
+
+    home: Path = Field(default_factory=default_home)
+    """Data directory: the turn log (`hyperloom.db`) and the index files live here."""
+
+    namespace: str = "default"
+    """Namespace used when a command names none; namespaces never see each other's turns."""
+
+    embedder: str = "local/minilm"
+    """`local/minilm` (offline ONNX MiniLM) or any litellm embedding model name."""
+
+    vector_backend: Literal["hnsw", "chroma"] = "hnsw"
+    """Where vectors live: hnswlib files beside the log, or Chroma."""
+
+    chroma_url: str | None = None
+    """`http://host:port` of a `chroma run` server; unset means Chroma embedded in `home`."""
+
+    hnsw_m: int = Field(16, ge=2, le=128)
+    """HNSW graph degree (see benchmarks/hnsw_recall.py for how the default was chosen)."""
+
+    hnsw_ef_construction: int = Field(200, ge=10)
+    """HNSW build-time beam width."""
+
+    hnsw_ef_search: int = Field(64, ge=1)
+    """HNSW query-time beam width; raised to k when k is larger."""
+
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    """Weight of the dense ranking in hybrid fusion; BM25 gets the rest."""
+
+    embed_batch_size: int = Field(32, ge=1)
+    """Texts embedded per model call."""
+
+    @classmethod
+    def load(cls, file: Path | None = None, **overrides: object) -> "Config":
+        """Settings from (lowest first) defaults, a TOML file, the environment, then `overrides`."""
+        values: dict[str, object] = {}
+        if file is not None:
+            # Init kwargs outrank the environment in pydantic-settings, so a TOML
+            # value would beat HYPERLOOM_*; keep only file values the environment leaves unset.
+            env = {k.upper() for k in os.environ}
+            values.update({k: v for k, v in _read_toml(file).items() if f"HYPERLOOM_{k.upper()}" not in env})
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"Setting `{field}` is invalid: {first['msg']}; fix it in the environment or the config file.") from None
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "hyperloom.db"
+
+
+def _read_toml(file: Path) -> dict[str, object]:
+    try:
+        with open(file, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {file} does not exist; pass an existing TOML file or none.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {file} is not valid TOML ({exc}); fix the file.") from None

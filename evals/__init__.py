@@ -1,0 +1,1 @@
+"""Evaluation on long-conversation benchmarks (LoCoMo; LongMemEval follows)."""

@@ -1,0 +1,216 @@
+"""TurnLog: the SQLite turn log, the source of truth every derived store is rebuilt from."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from hyperloom.errors import InputError, StorageError
+
+MAX_TURN_CHARS = 100_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    namespace TEXT NOT NULL REFERENCES namespaces(name),
+    id TEXT NOT NULL,
+    started_at TEXT,
+    title TEXT,
+    PRIMARY KEY (namespace, id)
+);
+CREATE TABLE IF NOT EXISTS turns (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: vector indexes use it as their label
+    namespace TEXT NOT NULL,
+    session TEXT NOT NULL,
+    id TEXT NOT NULL,
+    speaker TEXT NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    caption TEXT,
+    created_at TEXT,
+    position INTEGER NOT NULL,
+    UNIQUE (namespace, id),
+    FOREIGN KEY (namespace, session) REFERENCES sessions(namespace, id)
+);
+CREATE INDEX IF NOT EXISTS turns_by_session ON turns(namespace, session, position);
+CREATE INDEX IF NOT EXISTS turns_by_position ON turns(namespace, position);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One verbatim utterance. `caption` describes an image the speaker shared."""
+
+    id: str
+    text: str
+    speaker: str
+    session: str = "s1"
+    role: str = "user"
+    created_at: str | None = None
+    caption: str | None = None
+    namespace: str = ""
+    position: int = -1
+    seq: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    started_at: str | None = None
+    title: str | None = None
+
+
+class TurnLog:
+    """Append-only (but forgettable) verbatim log. `append*` commit before returning."""
+
+    def __init__(self, path: Path | str = ":memory:"):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StorageError(f"Cannot open the turn log at {self.path} ({exc}); check that the directory is writable.") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: all of it commits, or none of it does."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StorageError(f"Cannot write the turn log at {self.path} ({exc}); check permissions and free space.") from None
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- writing ---------------------------------------------------------------
+
+    def append(self, turn: Turn, namespace: str, session: Session | None = None) -> Turn:
+        return self.append_many([turn], namespace, [session] if session else [])[0]
+
+    def append_many(self, turns: Iterable[Turn], namespace: str, sessions: Iterable[Session] = ()) -> list[Turn]:
+        """Store `turns` (and their `sessions`) in one transaction; returns them with seq and position."""
+        turns = list(turns)
+        for turn in turns:
+            validate_turn(turn)
+        try:
+            with self._write() as db:
+                db.execute("INSERT OR IGNORE INTO namespaces(name) VALUES (?)", (namespace,))
+                for s in sessions:
+                    db.execute(
+                        "INSERT INTO sessions(namespace, id, started_at, title) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT DO UPDATE SET started_at = coalesce(excluded.started_at, started_at), "
+                        "title = coalesce(excluded.title, title)",
+                        (namespace, s.id, s.started_at, s.title),
+                    )
+                return [self._insert(db, t, namespace) for t in turns]
+        except sqlite3.IntegrityError as exc:
+            raise InputError(f"A turn id is already in namespace {namespace!r} ({exc}); give each turn a unique id.") from None
+
+    def _insert(self, db: sqlite3.Connection, turn: Turn, namespace: str) -> Turn:
+        db.execute("INSERT OR IGNORE INTO sessions(namespace, id) VALUES (?, ?)", (namespace, turn.session))
+        (position,) = db.execute("SELECT coalesce(max(position), -1) + 1 FROM turns WHERE namespace = ?", (namespace,)).fetchone()
+        cur = db.execute(
+            "INSERT INTO turns(namespace, session, id, speaker, role, text, caption, created_at, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (namespace, turn.session, turn.id, turn.speaker, turn.role, turn.text, turn.caption, turn.created_at, position),
+        )
+        return replace(turn, namespace=namespace, position=position, seq=cur.lastrowid)
+
+    def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None) -> list[int]:
+        """Delete one turn, one session, or (neither given) the whole namespace; returns the deleted seqs."""
+        where, args = "namespace = ?", [namespace]
+        if turn is not None:
+            where, args = where + " AND id = ?", args + [turn]
+        elif session is not None:
+            where, args = where + " AND session = ?", args + [session]
+        with self._write() as db:
+            seqs = [r[0] for r in db.execute(f"SELECT seq FROM turns WHERE {where}", args)]
+            db.execute(f"DELETE FROM turns WHERE {where}", args)
+            if turn is None:
+                db.execute(f"DELETE FROM sessions WHERE {where.replace('session', 'id')}", args)
+            if turn is None and session is None:
+                db.execute("DELETE FROM namespaces WHERE name = ?", (namespace,))
+        return seqs
+
+    # -- reading ---------------------------------------------------------------
+
+    def turns(self, namespace: str, seqs: Iterable[int] | None = None) -> list[Turn]:
+        """Turns of a namespace in conversation order (only `seqs`, if given)."""
+        sql = f"SELECT {_COLUMNS} FROM turns WHERE namespace = ?"
+        args: list[object] = [namespace]
+        if seqs is not None:
+            seqs = list(seqs)
+            sql += f" AND seq IN ({','.join('?' * len(seqs))})"
+            args += seqs
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY position", args).fetchall()
+        return [Turn(*row) for row in rows]
+
+    def turn(self, turn_id: str, namespace: str) -> Turn:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM turns WHERE namespace = ? AND id = ?", (namespace, turn_id)).fetchone()
+        if row is None:
+            raise KeyError(f"no turn {turn_id!r} in namespace {namespace!r}")
+        return Turn(*row)
+
+    def text(self, turn_id: str, namespace: str) -> str:
+        return self.turn(turn_id, namespace).text
+
+    def sessions(self, namespace: str) -> list[Session]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, started_at, title FROM sessions WHERE namespace = ? ORDER BY rowid", (namespace,)).fetchall()
+        return [Session(*row) for row in rows]
+
+    def speakers(self, namespace: str) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT speaker FROM turns WHERE namespace = ?", (namespace,))]
+
+    def namespaces(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT name FROM namespaces ORDER BY name")]
+
+    def count(self, namespace: str | None = None) -> int:
+        sql, args = ("SELECT count(*) FROM turns", ()) if namespace is None else ("SELECT count(*) FROM turns WHERE namespace = ?", (namespace,))
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()[0]
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+_COLUMNS = "id, text, speaker, session, role, created_at, caption, namespace, position, seq"
+
+
+def validate_turn(turn: Turn) -> None:
+    """Refuse what cannot be stored verbatim and searched: raise InputError naming the turn."""
+    if not isinstance(turn.text, str) or not isinstance(turn.speaker, str) or not turn.id:
+        raise InputError(f"Turn {turn.id!r} needs an id, a speaker and a text string.")
+    if not turn.text.strip() and not (turn.caption or "").strip():
+        raise InputError(f"Turn {turn.id!r} is empty; give it some text or drop it.")
+    if len(turn.text) > MAX_TURN_CHARS:
+        raise InputError(f"Turn {turn.id!r} has {len(turn.text):,} characters, over the limit of {MAX_TURN_CHARS:,}; split it into smaller turns.")
+    for field in (turn.text, turn.speaker, turn.id, turn.caption or ""):
+        try:
+            field.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"Turn {turn.id!r} contains characters that are not valid Unicode (lone surrogates); decode the source as UTF-8.") from None
