@@ -156,15 +156,18 @@ def eval_locomo(
     """Evidence recall@k on LoCoMo, each conversation in its own namespace of a fresh store."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from hyperloom.evals.retrieval import run_retrieval, write_report
+    from hyperloom.evals.locomo import load_locomo
+    from hyperloom.evals.retrieval import prepare_out, run_retrieval, write_report
 
     if mode != "retrieval":
         raise InputError(f"Mode {mode!r} is not available yet; use --mode retrieval.")
     ks = parse_ks(k)
     config = settings(None, None, config_file)
+    samples = load_locomo(file)
+    prepare_out(out_dir)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
         task = bar.add_task("questions", total=None)
-        report = run_retrieval(file, ks, config=config, conversations=conversations.split(",") if conversations else None,
+        report = run_retrieval(samples, ks, config=config, conversations=conversations.split(",") if conversations else None,
                                on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     path = write_report(report, out_dir)
     print_report(report, ks)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hyperloom.config import Config
 from hyperloom.errors import StorageError
-from hyperloom.evals.locomo import CATEGORIES, Question, Sample, load_locomo
+from hyperloom.evals.locomo import CATEGORIES, Question, Sample
 from hyperloom.memory.store import MemoryStore
 from hyperloom.retrieval.embed import Embedder, make_embedder
 
@@ -31,7 +31,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def run_retrieval(
-    path: Path,
+    samples: list[Sample],
     ks: Sequence[int] = (1, 5, 10, 25),
     *,
     config: Config | None = None,
@@ -39,7 +39,7 @@ def run_retrieval(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Ingest every conversation into a fresh store and measure recall@k on categories 1-4."""
-    samples = [s for s in load_locomo(path) if not conversations or s.conversation.name in conversations]
+    samples = [s for s in samples if not conversations or s.conversation.name in conversations]
     questions = [q for s in samples for q in s.questions if q.category in QA_CATEGORIES and q.evidence]
     base = config or Config()
     embedder = make_embedder(base.embedder)
@@ -90,10 +90,22 @@ def _report(samples: list[Sample], questions: list[Question], ks, recalls, laten
     }
 
 
+def prepare_out(out: Path) -> Path:
+    """Create the output directory up front, so an unwritable one fails before a long run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(f"Cannot write to the output directory {out} ({exc.strerror}); choose a writable --out directory.") from None
+    return out
+
+
 def write_report(report: dict, out: Path) -> Path:
     """Write `report.json` atomically: a half-written report never claims to be complete."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        prepare_out(out)
         tmp = out / "report.json.tmp"
         tmp.write_text(json.dumps(report, indent=2) + "\n")
         tmp.replace(out / "report.json")
