@@ -39,7 +39,7 @@ import itertools
 import json
 import random
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -63,6 +63,7 @@ GRID_EF_CONSTRUCTION = (100, 200)
 GRID_EF_SEARCH = (10, 32, 64, 128)
 LID_SETTING = (16, 200)  # the config.py defaults for M and ef_construction
 LID_EF_SEARCH = (10, 32)
+LID_REPEATS = 3
 TARGET_RECALL = 0.99
 ADD_BATCH = 1000
 EMBED_CHUNK = 8192
@@ -84,6 +85,7 @@ class Measurement:
     recall_real: float
     p50_ms: float
     p95_ms: float
+    run: int = 1
 
 
 # --- corpus ------------------------------------------------------------------
@@ -297,16 +299,16 @@ class Workload:
     real: np.ndarray
 
 
-def measure(work: Workload, order: np.ndarray, m: int, ef_construction: int, ef_searches: Sequence[int], label: str) -> list[Measurement]:
+def measure(work: Workload, order: np.ndarray, m: int, ef_construction: int, ef_searches: Sequence[int], label: str, run: int = 1) -> list[Measurement]:
     """Build one index and query it at each ef_search."""
     index, build_s = build_index(work.base, order, m, ef_construction)
-    console.log(f"built M={m} ef_construction={ef_construction} ({label}) in {build_s:.1f}s")
+    console.log(f"built M={m} ef_construction={ef_construction} ({label} #{run}) in {build_s:.1f}s")
     rows = []
     for ef in ef_searches:
         found, ms = search_all(index, work.queries, ef)
         p50, p95 = np.percentile(ms, [50, 95])
         recall = recall_at_k(found, work.truth)
-        rows.append(Measurement(m, ef_construction, ef, label, build_s, recall.mean(), recall[work.real].mean(), p50, p95))
+        rows.append(Measurement(m, ef_construction, ef, label, build_s, recall.mean(), recall[work.real].mean(), p50, p95, run))
     return rows
 
 
@@ -318,11 +320,26 @@ def run_grid(work: Workload, rng: np.random.Generator) -> list[Measurement]:
 
 
 def run_lid_orders(work: Workload, lids: np.ndarray, rng: np.random.Generator) -> list[Measurement]:
-    """The default (M, ef_construction) built high-LID first, in random order, and low-LID first."""
+    """The default (M, ef_construction) built high-LID first, in a fresh random order, and low-LID first; LID_REPEATS times."""
     by_lid = np.argsort(np.nan_to_num(lids, nan=np.nanmedian(lids)), kind="stable")
-    orders = {"high-LID first": by_lid[::-1], "random": rng.permutation(len(work.base)), "low-LID first": by_lid}
     m, efc = LID_SETTING
-    return [row for label, order in orders.items() for row in measure(work, order, m, efc, LID_EF_SEARCH, label)]
+    rows = []
+    for run in range(1, LID_REPEATS + 1):  # interleaved, so background load hits every order alike
+        orders = {"high-LID first": by_lid[::-1], "random": rng.permutation(len(work.base)), "low-LID first": by_lid}
+        rows += [row for label, order in orders.items() for row in measure(work, order, m, efc, LID_EF_SEARCH, label, run)]
+    return rows
+
+
+def order_summary(rows: Sequence[Measurement]) -> list[dict]:
+    """Per insertion order and ef_search: mean, min and max recall over the repeated builds."""
+    groups: dict[tuple[str, int], list[Measurement]] = defaultdict(list)
+    for r in rows:
+        groups[(r.order, r.ef_search)].append(r)
+    return [
+        {"order": order, "ef_search": ef, "runs": len(g), "mean": float(np.mean([r.recall for r in g])), "min": min(r.recall for r in g),
+         "max": max(r.recall for r in g), "mean_real": float(np.mean([r.recall_real for r in g]))}
+        for (order, ef), g in sorted(groups.items(), key=lambda item: item[0][1])
+    ]  # fmt: skip
 
 
 def recommend(rows: Sequence[Measurement]) -> Measurement | None:
@@ -336,12 +353,21 @@ def recommend(rows: Sequence[Measurement]) -> Measurement | None:
 
 def results_table(title: str, rows: Sequence[Measurement], best: Measurement | None = None) -> Table:
     table = Table(title=title)
-    for name in ("M", "ef_constr", "ef_search", "order", "build s", f"recall@{K}", "real only", "p50 ms", "p95 ms"):
+    for name in ("M", "ef_constr", "ef_search", "order", "run", "build s", f"recall@{K}", "real only", "p50 ms", "p95 ms"):
         table.add_column(name, justify="left" if name == "order" else "right")
     for r in rows:
         style = "bold green" if r == best else ("dim" if r.recall < TARGET_RECALL else None)
-        cells = (r.m, r.ef_construction, r.ef_search, r.order, f"{r.build_s:.1f}", f"{r.recall:.4f}", f"{r.recall_real:.4f}", f"{r.p50_ms:.3f}", f"{r.p95_ms:.3f}")
+        cells = (r.m, r.ef_construction, r.ef_search, r.order, r.run, f"{r.build_s:.1f}", f"{r.recall:.4f}", f"{r.recall_real:.4f}", f"{r.p50_ms:.3f}", f"{r.p95_ms:.3f}")
         table.add_row(*map(str, cells), style=style)
+    return table
+
+
+def summary_table(summary: Sequence[dict]) -> Table:
+    table = Table(title=f"Insertion order: recall@{K} over {LID_REPEATS} builds each")
+    for name in ("order", "ef_search", f"mean recall@{K}", "min", "max", "mean real only"):
+        table.add_column(name, justify="left" if name == "order" else "right")
+    for s in summary:
+        table.add_row(s["order"], str(s["ef_search"]), *(f"{s[key]:.4f}" for key in ("mean", "min", "max", "mean_real")))
     return table
 
 
@@ -357,6 +383,7 @@ def report(result: dict, grid: Sequence[Measurement], lid_rows: Sequence[Measure
     out.print(results_table(f"HnswIndex recall@{K} vs exact cosine (green: recommended, dim: recall < {TARGET_RECALL})", grid, best))
     out.print(f"LID (MLE, k={LID_K}, exact neighbours of all {result['n']:,} points): " + ", ".join(f"{k}={v:.3g}" for k, v in result["lid"].items()))
     out.print(results_table(f"Insertion order, M={LID_SETTING[0]} ef_construction={LID_SETTING[1]}", lid_rows))
+    out.print(summary_table(result["lid_order_summary"]))
     if best:
         out.print(f"recommended: M={best.m} ef_construction={best.ef_construction} ef_search={best.ef_search} (recall@{K}={best.recall:.4f}, p50={best.p50_ms:.3f} ms)")
     else:
@@ -391,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     result = {
         "n": len(base), "queries": len(queries), "k": K, "target_recall": TARGET_RECALL, "corpus": dict(Counter(sources.values())),
         "lid": lid_summary(lids), "grid": [asdict(r) for r in grid], "lid_orders": [asdict(r) for r in lid_rows],
+        "lid_order_summary": order_summary(lid_rows),
         "recommended": asdict(best) if best else None, "total_s": time.perf_counter() - started,
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)

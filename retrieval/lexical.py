@@ -37,13 +37,15 @@ class BM25:
     """BM25 over documents that are windows of consecutive turns.
 
     A turn's document is its own terms plus those of its neighbours in the same
-    session (`window` each side): in a dialogue the words of a question and of its
-    answer belong together (on LoCoMo this lifts evidence recall@10 by ~0.09).
+    session, repeated by distance (3x itself, 2x the adjacent turns, 1x the next
+    ones): in a dialogue the words of a question and of its answer belong together.
+    On LoCoMo dev, recall@5/@10 goes 0.485/0.581 (turn alone, RRF) -> 0.652/0.737
+    (uniform ±1 window) -> 0.687/0.762 (these weights).
     bm25s indexes are static, so the index is rebuilt lazily after a change.
     """
 
-    def __init__(self, window: int = 1) -> None:
-        self.window = window
+    def __init__(self, weights: Sequence[int] = (3, 2, 1)) -> None:
+        self.weights = tuple(weights)  # repetitions of a turn's terms at distance 0, 1, 2... from the document's turn
         self._docs: dict[int, tuple[str, list[str]]] = {}  # id -> (group, terms); ids ascend in conversation order
         self._ids: list[int] = []
         self._model = None
@@ -80,12 +82,14 @@ class BM25:
         return {ids[j]: float(raw[j]) for j in hits}
 
     def _windows(self) -> list[list[str]]:
-        ids, docs, w = self._ids, self._docs, self.window
+        ids, docs, reach = self._ids, self._docs, len(self.weights) - 1
         windows = []
         for j, i in enumerate(ids):
-            group = docs[i][0]
-            near = ids[max(0, j - w) : j + w + 1]
-            windows.append([t for n in near if docs[n][0] == group for t in docs[n][1]])
+            group, window = docs[i][0], []
+            for n in range(max(0, j - reach), min(len(ids), j + reach + 1)):
+                if docs[ids[n]][0] == group:
+                    window += docs[ids[n]][1] * self.weights[abs(n - j)]
+            windows.append(window)
         return windows
 
     def _build(self):
