@@ -79,6 +79,7 @@ class TurnLog:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten, not left in free pages
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot open the turn log at {self.path} ({exc}); check that the directory is writable.") from None
@@ -86,8 +87,22 @@ class TurnLog:
     def close(self) -> None:
         self._db.close()
 
+    def purge(self) -> None:
+        """Move the WAL into the main file and truncate it, so forgotten rows leave no copy on disk."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The shared connection, for derived tables kept in the same file (hold `lock` while reading)."""
+        return self._db
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: all of it commits, or none of it does."""
         with self._lock:
             try:
@@ -112,7 +127,7 @@ class TurnLog:
         for turn in turns:
             validate_turn(turn)
         try:
-            with self._write() as db:
+            with self.transaction() as db:
                 db.execute("INSERT OR IGNORE INTO namespaces(name) VALUES (?)", (namespace,))
                 for s in sessions:
                     db.execute(
@@ -142,7 +157,7 @@ class TurnLog:
             where, args = where + " AND id = ?", args + [turn]
         elif session is not None:
             where, args = where + " AND session = ?", args + [session]
-        with self._write() as db:
+        with self.transaction() as db:
             seqs = [r[0] for r in db.execute(f"SELECT seq FROM turns WHERE {where}", args)]
             db.execute(f"DELETE FROM turns WHERE {where}", args)
             if turn is None:

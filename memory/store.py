@@ -1,4 +1,4 @@
-"""MemoryStore: the one write path (remember, forget, reindex) fanning out from the log to every derived store."""
+"""MemoryStore: the one write path (remember, forget, reindex, consolidate) fanning out from the log to every derived store."""
 
 from __future__ import annotations
 
@@ -7,26 +7,36 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from hyperloom.config import Config
-from hyperloom.errors import StorageError
+from hyperloom.errors import InputError, StorageError
+from hyperloom.memory.extract import extract
 from hyperloom.memory.formats import Conversation, load_conversations
+from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
+from hyperloom.memory.hypergraph import Hypergraph
 from hyperloom.memory.log import Session, Turn, TurnLog
 from hyperloom.retrieval.embed import Embedder, make_embedder
 from hyperloom.retrieval.index import ChromaIndex, HnswIndex, VectorIndex, safe_name
 from hyperloom.retrieval.lexical import BM25
 from hyperloom.retrieval.search import Filters, Hit, document_text, hybrid_search
 
+LEVELS = ("turns", "facts", "scenes")
+
 
 class MemoryStore:
-    """The turn log plus, per namespace, a vector index and a BM25 index derived from it."""
+    """The turn log plus, per namespace, the hierarchy, the hypergraph, and vector + BM25 indexes of each level."""
 
     def __init__(self, config: Config, *, embedder: Embedder | None = None):
         self.config = config
         _ensure_writable(config.home)
         self.log = TurnLog(config.db_path)
+        self.hierarchy = Hierarchy(self.log)
+        self.hypergraph = Hypergraph(self.log)
         self.embedder = embedder or make_embedder(config.embedder)
-        self._vectors: dict[str, VectorIndex] = {}
-        self._bm25: dict[str, BM25] = {}
+        self.notices: list[str] = []  # things a front end should show the user (e.g. a rebuilt table)
+        self._vectors: dict[tuple[str, str], VectorIndex] = {}
+        self._bm25: dict[tuple[str, str], BM25] = {}
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -42,14 +52,16 @@ class MemoryStore:
     # -- writing ---------------------------------------------------------------
 
     def remember(self, turns: Iterable[Turn], namespace: str, sessions: Iterable[Session] = ()) -> list[Turn]:
-        """Commit turns to the log (all or none), then index them. Indexes catch up on open after a crash."""
+        """Commit turns to the log (all or none), then derive facts, points and index entries from them."""
         self.vectors(namespace)  # open (and reconcile) before the log grows, so new turns are embedded once
         stored = self.log.append_many(turns, namespace, sessions)
-        self._index(stored, namespace)
+        facts = self._derive(stored, namespace)
+        self._index(namespace, "turns", stored)
+        self._index(namespace, "facts", facts)
         return stored
 
     def ingest(self, path: Path, namespace: str) -> list[Conversation]:
-        """Load a conversation file whole (validated before any write) into `namespace`."""
+        """Load a conversation file whole (validated before any write) into `namespace`, then consolidate."""
         conversations = load_conversations(path)
         many = len(conversations) > 1
         turns, sessions = [], []
@@ -58,33 +70,90 @@ class MemoryStore:
             sessions += [Session(prefix + s.id, s.started_at, s.title) for s in c.sessions]
             turns += [Turn(prefix + t.id, t.text, t.speaker, prefix + t.session, t.role, t.created_at, t.caption) for t in c.turns]
         self.remember(turns, namespace, sessions)
-        self.save()
+        self.consolidate(namespace)
         return conversations
 
-    def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None) -> int:
-        """Remove a turn, a session or (neither given) a whole namespace from the log and every index."""
+    def _derive(self, turns: list[Turn], namespace: str) -> list[Fact]:
+        """Facts (L1) and memory points for new turns, in one transaction."""
+        known = frozenset(self.hypergraph.entity_names(namespace)) | frozenset(t.speaker for t in turns)
+        facts = []
+        with self.log.transaction():
+            for turn in turns:
+                found = extract(turn.text, turn.speaker, turn.created_at, known)
+                for fact, sentence in zip(self.hierarchy.add_facts(namespace, turn, found.sentences), found.sentences):
+                    self.hypergraph.insert(namespace, sentence.entities, fact.text, [fact.id], fact.time, fact.position)
+                    facts.append(fact)
+        return facts
+
+    def consolidate(self, namespace: str) -> None:
+        """Scenes, persona and reflection from the facts; aliases and merges in the hypergraph; scene indexes."""
+        facts = self.hierarchy.facts(namespace)
+        vectors = dict(zip((f.id for f in facts), self.vectors(namespace, "facts").get([f.id for f in facts])))
+        with self._lock, self.log.transaction():
+            centroids = self.hierarchy.consolidate(namespace, vectors, self._dimension_vectors())
+            scene_of = {f.id: f.scene for f in self.hierarchy.facts(namespace)}
+            self.hypergraph.consolidate(namespace, scene_of, self.log.speakers(namespace))
+        scenes = self.vectors(namespace, "scenes")
+        scenes.drop()
+        ids = list(centroids)
+        if ids:
+            scenes.add(ids, np.stack([centroids[i] for i in ids]))
+        self._bm25.pop((namespace, "scenes"), None)
+        self.save()
+
+    def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None, entity: str | None = None) -> int:
+        """Remove a turn, a session, every turn mentioning an entity, or (none given) the whole namespace, everywhere."""
+        if entity is not None:
+            return self._forget_entity(namespace, entity)
+        if turn is None and session is None:
+            return self._forget_namespace(namespace)
         seqs = self.log.forget(namespace, turn=turn, session=session)
         with self._lock:
-            if turn is None and session is None:
-                self.vectors(namespace).drop()
-                self._vectors.pop(namespace, None)
-                self._bm25.pop(namespace, None)
-            else:
-                self.vectors(namespace).delete(seqs)
-                self.bm25(namespace).delete(seqs)
-                self.vectors(namespace).save()
+            with self.log.transaction():
+                fact_ids = self.hierarchy.forget_turns(namespace, seqs)
+                self.hypergraph.forget_facts(namespace, fact_ids)
+            self._delete(namespace, "turns", seqs)
+            self._delete(namespace, "facts", fact_ids)
+            self.consolidate(namespace)  # scene summaries must not keep forgotten words
+            self.log.purge()
+        return len(seqs)
+
+    def _forget_entity(self, namespace: str, name: str) -> int:
+        target = self.hypergraph.aliases(namespace).get(name.lower())
+        if target is None:
+            raise InputError(f"No entity called {name!r} in namespace {namespace!r}; check the name with `hyperloom search`.")
+        turn_ids = {self.hierarchy.fact(f).turn_id for p in self.hypergraph.points(namespace) if target in p.entities for f in p.facts}
+        return sum(self.forget(namespace, turn=t) for t in sorted(turn_ids))
+
+    def _forget_namespace(self, namespace: str) -> int:
+        seqs = self.log.forget(namespace)
+        with self._lock:
+            with self.log.transaction():
+                self.hierarchy.forget_namespace(namespace)
+                self.hypergraph.forget_namespace(namespace)
+            for level in LEVELS:
+                self.vectors(namespace, level).drop()
+                self._vectors.pop((namespace, level), None)
+                self._bm25.pop((namespace, level), None)
+            self.log.purge()
         return len(seqs)
 
     def reindex(self, namespace: str) -> int:
-        """Rebuild the namespace's vectors and BM25 from the log alone."""
+        """Rebuild every derived store of the namespace (indexes, facts, hypergraph, scenes) from the log alone."""
         with self._lock:
-            index = self._open_vectors(namespace)
-            index.drop()
-            self._vectors[namespace] = index
-            self._bm25.pop(namespace, None)
+            with self.log.transaction():
+                self.hierarchy.forget_namespace(namespace)
+                self.hypergraph.forget_namespace(namespace)
+            for level in LEVELS:
+                index = self._open_vectors(namespace, level)
+                index.drop()
+                self._vectors[(namespace, level)] = index
+                self._bm25.pop((namespace, level), None)
             turns = self.log.turns(namespace)
-            self._index(turns, namespace)
-            self.save()
+            facts = self._derive(turns, namespace)
+            self._index(namespace, "turns", turns)
+            self._index(namespace, "facts", facts)
+            self.consolidate(namespace)
             return len(turns)
 
     def save(self) -> None:
@@ -92,44 +161,63 @@ class MemoryStore:
             for index in self._vectors.values():
                 index.save()
 
-    def _index(self, turns: list[Turn], namespace: str) -> None:
-        if not turns:
+    def _index(self, namespace: str, level: str, items: list) -> None:
+        if not items:
             return
-        texts = [document_text(t) for t in turns]
-        seqs = [t.seq for t in turns]
+        ids, texts, groups = _documents(level, items)
         vectors = self.embedder.embed_many(texts, self.config.embed_batch_size)
         with self._lock:
-            self.vectors(namespace).add(seqs, vectors)
-            if namespace in self._bm25:  # an unbuilt BM25 reads the log when first needed
-                self._bm25[namespace].add(seqs, texts, [t.session for t in turns])
+            self.vectors(namespace, level).add(ids, vectors)
+            if (namespace, level) in self._bm25:  # an unbuilt BM25 reads the stores when first needed
+                self._bm25[(namespace, level)].add(ids, texts, groups)
+
+    def _delete(self, namespace: str, level: str, ids: list[int]) -> None:
+        self.vectors(namespace, level).delete(ids)
+        self.bm25(namespace, level).delete(ids)
+        self.vectors(namespace, level).save()
+
+    def _dimension_vectors(self) -> dict[str, np.ndarray]:
+        names = list(DIMENSIONS)
+        return dict(zip(names, self.embedder.embed_many([DIMENSIONS[n] for n in names])))
 
     # -- derived stores, opened lazily and reconciled with the log ---------------
 
-    def vectors(self, namespace: str) -> VectorIndex:
+    def vectors(self, namespace: str, level: str = "turns") -> VectorIndex:
         with self._lock:
-            if namespace not in self._vectors:
-                self._vectors[namespace] = index = self._open_vectors(namespace)
-                self._reconcile(index, namespace)
-            return self._vectors[namespace]
+            key = (namespace, level)
+            if key not in self._vectors:
+                self._vectors[key] = index = self._open_vectors(namespace, level)
+                if level == "turns":
+                    self._reconcile(index, namespace)
+            return self._vectors[key]
 
-    def bm25(self, namespace: str) -> BM25:
+    def bm25(self, namespace: str, level: str = "turns") -> BM25:
         with self._lock:
-            if namespace not in self._bm25:
-                index = BM25()
-                turns = self.log.turns(namespace)
-                index.add([t.seq for t in turns], [document_text(t) for t in turns], [t.session for t in turns])
-                self._bm25[namespace] = index
-            return self._bm25[namespace]
+            key = (namespace, level)
+            if key not in self._bm25:
+                index = BM25() if level == "turns" else BM25(weights=(1,))
+                ids, texts, groups = _documents(level, self._items(namespace, level))
+                index.add(ids, texts, groups)
+                self._bm25[key] = index
+            return self._bm25[key]
 
-    def _open_vectors(self, namespace: str) -> VectorIndex:
+    def _items(self, namespace: str, level: str) -> list:
+        if level == "turns":
+            return self.log.turns(namespace)
+        if level == "facts":
+            return self.hierarchy.facts(namespace)
+        return self.hierarchy.scenes(namespace)
+
+    def _open_vectors(self, namespace: str, level: str) -> VectorIndex:
         c = self.config
+        key = namespace if level == "turns" else f"{namespace}\x1f{level}"
         if c.vector_backend == "chroma":
-            return ChromaIndex(namespace, path=c.home / "chroma", url=c.chroma_url)
-        path = c.home / "vectors" / f"{safe_name(namespace)}.hnsw"
+            return ChromaIndex(key, path=c.home / "chroma", url=c.chroma_url)
+        path = c.home / "vectors" / f"{safe_name(key)}.hnsw"
         return HnswIndex(path, self.embedder.dim, m=c.hnsw_m, ef_construction=c.hnsw_ef_construction, ef_search=c.hnsw_ef_search)
 
     def _reconcile(self, index: VectorIndex, namespace: str) -> None:
-        """Make the index hold exactly the log's turns: add what a crash left out, drop what was forgotten."""
+        """Make the turn index hold exactly the log's turns: add what a crash left out, drop what was forgotten."""
         in_log = {t.seq: t for t in self.log.turns(namespace)}
         in_index = index.ids()
         index.delete(sorted(in_index - in_log.keys()))
@@ -142,6 +230,10 @@ class MemoryStore:
 
     def search(self, query: str, k: int = 10, namespace: str | None = None, filters: Filters | None = None) -> list[Hit]:
         namespace = namespace or self.config.namespace
+        if self.config.memory == "structured":
+            from hyperloom.retrieval.associative import associative_search
+
+            return associative_search(self, query, k, namespace, filters)
         return hybrid_search(
             query,
             k,
@@ -154,6 +246,16 @@ class MemoryStore:
             filters=filters,
             dense_weight=self.config.dense_weight,
         )
+
+
+def _documents(level: str, items: list) -> tuple[list[int], list[str], list[str] | None]:
+    """(ids, texts, groups) of what each level indexes."""
+    if level == "turns":
+        return [t.seq for t in items], [document_text(t) for t in items], [t.session for t in items]
+    if level == "facts":
+        # Embedded without the "Speaker: " prefix: with it, a speaker's short sentences all look alike.
+        return [f.id for f in items], [f.text.partition(": ")[2] or f.text for f in items], None
+    return [s[0] for s in items], [s[1] for s in items], None
 
 
 def _ensure_writable(home: Path) -> None:

@@ -36,6 +36,10 @@ class VectorIndex(ABC):
     def ids(self) -> set[int]:
         """Every live id."""
 
+    @abstractmethod
+    def get(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `ids`, in that order."""
+
     def save(self) -> None:
         """Persist; a no-op for backends that persist on write."""
 
@@ -104,6 +108,12 @@ class HnswIndex(VectorIndex):
     def ids(self) -> set[int]:
         return set(self._live)
 
+    def get(self, ids: Sequence[int]) -> np.ndarray:
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._index.get_items(list(ids)), dtype=np.float32)
+
     def save(self) -> None:
         if self.path is None:
             return
@@ -148,10 +158,10 @@ class ChromaIndex(VectorIndex):
         self._client = chroma_client(path=path, url=url)
         self._name = "hl-" + safe_name(namespace)
         self._url = url
-        try:
-            self._collection = self._client.get_or_create_collection(self._name, metadata={"hnsw:space": "cosine"})
-        except Exception as exc:
-            raise _unavailable(url, exc) from None
+        self._open()
+
+    def _open(self) -> None:
+        self._collection = self._call(self._client.get_or_create_collection, self._name, metadata={"hnsw:space": "cosine"})
 
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         if len(ids) == 0:
@@ -172,11 +182,19 @@ class ChromaIndex(VectorIndex):
     def ids(self) -> set[int]:
         return {int(i) for i in self._call(self._collection.get, include=[])["ids"]}
 
+    def get(self, ids: Sequence[int]) -> np.ndarray:
+        if len(ids) == 0:
+            return np.zeros((0, 0), dtype=np.float32)
+        result = self._call(self._collection.get, ids=[str(i) for i in ids], include=["embeddings"])
+        by_id = dict(zip(result["ids"], result["embeddings"]))
+        return np.asarray([by_id[str(i)] for i in ids], dtype=np.float32)
+
     def __len__(self) -> int:
         return self._call(self._collection.count)
 
     def drop(self) -> None:
         self._call(self._client.delete_collection, self._name)
+        self._open()  # an empty collection, so the index stays usable
 
     def _call(self, fn, *args, **kwargs):
         try:

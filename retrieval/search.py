@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hyperloom.errors import InputError
 from hyperloom.memory.log import Turn
 from hyperloom.retrieval.embed import Embedder
@@ -28,8 +30,6 @@ class Hit:
     spans: list[Span] = field(default_factory=list)
     session: str = ""
     namespace: str = ""
-    dense: float | None = None
-    lexical: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,42 @@ def named_speaker(query: str, speakers: Iterable[str]) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
+def hybrid_scores(query: str, query_vector: np.ndarray, vectors: VectorIndex, bm25: BM25, *, dense_weight: float, pool: int) -> dict[int, float]:
+    """Fused dense + BM25 score of every candidate id of one index."""
+    dense = dict(vectors.query(query_vector, pool))
+    lexical = dict(sorted(bm25.scores(query).items(), key=lambda kv: -kv[1])[:pool])
+    return fuse(dense, lexical, dense_weight)
+
+
+def check_query(query: str, k: int) -> None:
+    if not query or not query.strip():
+        raise InputError("The search query is empty; type some words to search for.")
+    if k < 1:
+        raise InputError(f"k must be at least 1, not {k}.")
+
+
+def boost_speaker(scores: dict[int, float], turns: Mapping[int, Turn], query: str, speakers: Iterable[str]) -> None:
+    """A question naming exactly one speaker lifts that speaker's turns (in place)."""
+    speaker = named_speaker(query, speakers)
+    if speaker:
+        for i, turn in turns.items():
+            if turn.speaker == speaker and i in scores:
+                scores[i] *= SPEAKER_BOOST
+
+
+def top_hits(scores: Mapping[int, float], turns: Mapping[int, Turn], query: str, k: int, namespace: str, filters: Filters | None) -> list[Hit]:
+    """The k best-scored turns that pass the filters, each with its best verbatim span."""
+    hits = []
+    for i in sorted(scores, key=lambda i: -scores[i]):
+        turn = turns.get(i)
+        if turn is None or (filters and not filters.admits(turn)):
+            continue
+        hits.append(_hit(turn, query, scores[i], namespace))
+        if len(hits) == k:
+            break
+    return hits
+
+
 def hybrid_search(
     query: str,
     k: int,
@@ -91,32 +127,15 @@ def hybrid_search(
     dense_weight: float = 0.5,
     candidates: int = 100,
 ) -> list[Hit]:
-    """The k best turns of one namespace for `query`, each with its best verbatim span."""
-    if not query or not query.strip():
-        raise InputError("The search query is empty; type some words to search for.")
-    if k < 1:
-        raise InputError(f"k must be at least 1, not {k}.")
-    pool = max(candidates, 4 * k)
-    dense_of = dict(vectors.query(embedder.embed(query), pool))
-    lexical_of = dict(sorted(bm25.scores(query).items(), key=lambda kv: -kv[1])[:pool])
-    fused = fuse(dense_of, lexical_of, dense_weight)
-    turns = {t.seq: t for t in fetch(list(fused))}
-    speaker = named_speaker(query, speakers)
-    if speaker:
-        for i, turn in turns.items():
-            fused[i] *= SPEAKER_BOOST if turn.speaker == speaker else 1.0
-    hits = []
-    for i in sorted(fused, key=lambda i: -fused[i]):
-        turn = turns.get(i)
-        if turn is None or (filters and not filters.admits(turn)):
-            continue
-        hits.append(_hit(turn, query, fused[i], dense_of.get(i), lexical_of.get(i), namespace))
-        if len(hits) == k:
-            break
-    return hits
+    """The k best turns of one namespace for `query` (flat: turns only), each with its best verbatim span."""
+    check_query(query, k)
+    scores = hybrid_scores(query, embedder.embed(query), vectors, bm25, dense_weight=dense_weight, pool=max(candidates, 4 * k))
+    turns = {t.seq: t for t in fetch(list(scores))}
+    boost_speaker(scores, turns, query, speakers)
+    return top_hits(scores, turns, query, k, namespace, filters)
 
 
-def _hit(turn: Turn, query: str, score: float, dense: float | None, lexical: float | None, namespace: str) -> Hit:
+def _hit(turn: Turn, query: str, score: float, namespace: str) -> Hit:
     return Hit(
         turn_id=turn.id,
         score=score,
@@ -126,8 +145,6 @@ def _hit(turn: Turn, query: str, score: float, dense: float | None, lexical: flo
         spans=best_spans(turn.id, turn.text, query),
         session=turn.session,
         namespace=namespace,
-        dense=dense,
-        lexical=lexical,
     )
 
 

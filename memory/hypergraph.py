@@ -1,0 +1,303 @@
+"""The entity hypergraph (after HGMem): entities are vertices, memory points are hyperedges over any number of them.
+
+Unlike HGMem's per-query graph written by an LLM, this one persists for the whole
+conversation and is built without one: every fact becomes a point over the
+speaker and the entities it mentions; consolidation merges cohesive points.
+Tables live in the turn log's SQLite file; `graph()` gives a networkx view.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from hyperloom.errors import InputError
+from hyperloom.memory.extract import Entity
+from hyperloom.memory.log import TurnLog
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    UNIQUE (namespace, name)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    namespace TEXT NOT NULL, alias TEXT NOT NULL, entity INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    PRIMARY KEY (namespace, alias)
+);
+CREATE TABLE IF NOT EXISTS points (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, description TEXT NOT NULL,
+    time_first TEXT, time_last TEXT, position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS point_entities (
+    point INTEGER NOT NULL REFERENCES points(id) ON DELETE CASCADE,
+    entity INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    PRIMARY KEY (point, entity)
+);
+CREATE TABLE IF NOT EXISTS point_facts (   -- a point's source spans are its facts' spans
+    point INTEGER NOT NULL REFERENCES points(id) ON DELETE CASCADE,
+    fact INTEGER NOT NULL,
+    PRIMARY KEY (point, fact)
+);
+CREATE INDEX IF NOT EXISTS point_facts_by_fact ON point_facts(fact);
+CREATE INDEX IF NOT EXISTS point_entities_by_entity ON point_entities(entity);
+"""
+
+# Merge rules (HGMem): merge only cohesive points, never grow an already large point, never force a merge.
+MAX_MERGED_ENTITIES = 6
+MAX_MERGED_FACTS = 4
+MIN_SHARED_ENTITIES = 2  # the speaker plus at least one thing they talk about
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    id: int
+    description: str
+    entities: tuple[str, ...]
+    facts: tuple[int, ...]
+    time_first: str | None
+    time_last: str | None
+    position: int
+
+
+class Hypergraph:
+    def __init__(self, log: TurnLog):
+        self.log = log
+        self.log.db.executescript(SCHEMA)
+        self._graphs: dict[str, nx.Graph] = {}
+
+    # -- writing (inside the caller's transaction) --------------------------------
+
+    def insert(self, namespace: str, entities: Iterable[Entity], description: str, facts: Sequence[int], time: str | None, position: int) -> int:
+        """A new memory point over `entities` (created as needed), sourced from `facts`."""
+        if not facts:
+            raise InputError("A memory point needs at least one source fact; pass the fact it came from.")
+        db = self.log.db
+        cur = db.execute("INSERT INTO points(namespace, description, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)", (namespace, description, time, time, position))
+        point = cur.lastrowid
+        ids = {self.entity_id(namespace, e) for e in entities}
+        db.executemany("INSERT OR IGNORE INTO point_entities(point, entity) VALUES (?, ?)", [(point, i) for i in ids])
+        db.executemany("INSERT OR IGNORE INTO point_facts(point, fact) VALUES (?, ?)", [(point, f) for f in facts])
+        self._graphs.pop(namespace, None)
+        return point
+
+    def update(self, point: int, *, description: str | None = None, entities: Iterable[Entity] | None = None, facts: Sequence[int] | None = None) -> None:
+        """Replace a point's description, entity set and/or sources; refuses to leave it without a source."""
+        namespace = self._namespace_of(point)
+        db = self.log.db
+        if facts is not None:
+            if not facts:
+                raise InputError(f"Updating memory point {point} would orphan its source spans; keep at least one source fact.")
+            db.execute("DELETE FROM point_facts WHERE point = ?", (point,))
+            db.executemany("INSERT INTO point_facts(point, fact) VALUES (?, ?)", [(point, f) for f in facts])
+        if description is not None:
+            db.execute("UPDATE points SET description = ? WHERE id = ?", (description, point))
+        if entities is not None:
+            db.execute("DELETE FROM point_entities WHERE point = ?", (point,))
+            db.executemany("INSERT OR IGNORE INTO point_entities(point, entity) VALUES (?, ?)", [(point, self.entity_id(namespace, e)) for e in entities])
+        self._graphs.pop(namespace, None)
+
+    def merge(self, points: Sequence[int], description: str | None = None) -> int:
+        """Points that form one unit become one point over the union of their entities and sources."""
+        found = [self.point(p) for p in points]
+        if len(found) < 2:
+            raise InputError("A merge needs at least two memory points.")
+        namespace = self._namespace_of(points[0])
+        if any(self._namespace_of(p) != namespace for p in points):
+            raise InputError("Memory points of different namespaces cannot be merged.")
+        facts = sorted({f for p in found for f in p.facts})
+        if not facts:
+            raise InputError(f"Merging points {list(points)} would leave no source span; nothing was merged.")
+        db = self.log.db
+        text = description or " ".join(p.description for p in sorted(found, key=lambda p: p.position))
+        first = min((p.time_first for p in found if p.time_first), default=None)
+        last = max((p.time_last for p in found if p.time_last), default=None)
+        cur = db.execute("INSERT INTO points(namespace, description, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)", (namespace, text, first, last, min(p.position for p in found)))
+        merged = cur.lastrowid
+        db.execute(f"INSERT OR IGNORE INTO point_entities SELECT ?, entity FROM point_entities WHERE point IN ({_marks(points)})", (merged, *points))
+        db.executemany("INSERT INTO point_facts(point, fact) VALUES (?, ?)", [(merged, f) for f in facts])
+        db.execute(f"DELETE FROM points WHERE id IN ({_marks(points)})", tuple(points))
+        self._graphs.pop(namespace, None)
+        return merged
+
+    def entity_id(self, namespace: str, entity: Entity) -> int:
+        db = self.log.db
+        row = db.execute("SELECT entity FROM aliases WHERE namespace = ? AND alias = ?", (namespace, entity.name.lower())).fetchone()
+        if row:
+            return row[0]
+        db.execute("INSERT OR IGNORE INTO entities(namespace, name, kind) VALUES (?, ?, ?)", (namespace, entity.name, entity.kind))
+        (eid,) = db.execute("SELECT id FROM entities WHERE namespace = ? AND name = ?", (namespace, entity.name)).fetchone()
+        db.execute("INSERT OR IGNORE INTO aliases(namespace, alias, entity) VALUES (?, ?, ?)", (namespace, entity.name.lower(), eid))
+        return eid
+
+    def add_alias(self, namespace: str, alias: str, name: str) -> None:
+        """Make `alias` ("Mel") name the entity `name` ("Melanie"), folding any separate entity it had."""
+        db = self.log.db
+        target = self.entity_id(namespace, Entity(name, "person"))
+        row = db.execute("SELECT id FROM entities WHERE namespace = ? AND name = ?", (namespace, alias)).fetchone()
+        if row and row[0] != target:
+            db.execute("UPDATE OR IGNORE point_entities SET entity = ? WHERE entity = ?", (target, row[0]))
+            db.execute("DELETE FROM entities WHERE id = ?", (row[0],))
+        db.execute("INSERT OR REPLACE INTO aliases(namespace, alias, entity) VALUES (?, ?, ?)", (namespace, alias.lower(), target))
+        self._graphs.pop(namespace, None)
+
+    def forget_facts(self, namespace: str, facts: Sequence[int]) -> None:
+        """Drop the facts as sources; points left without a source and entities left without a point go too."""
+        db = self.log.db
+        for chunk in _chunks(list(facts)):
+            db.execute(f"DELETE FROM point_facts WHERE fact IN ({_marks(chunk)})", tuple(chunk))
+        db.execute("DELETE FROM points WHERE namespace = ? AND id NOT IN (SELECT point FROM point_facts)", (namespace,))
+        db.execute("DELETE FROM entities WHERE namespace = ? AND id NOT IN (SELECT entity FROM point_entities)", (namespace,))
+        self._graphs.pop(namespace, None)
+
+    def forget_namespace(self, namespace: str) -> None:
+        db = self.log.db
+        db.execute("DELETE FROM point_facts WHERE point IN (SELECT id FROM points WHERE namespace = ?)", (namespace,))
+        db.execute("DELETE FROM points WHERE namespace = ?", (namespace,))
+        db.execute("DELETE FROM aliases WHERE namespace = ?", (namespace,))
+        db.execute("DELETE FROM entities WHERE namespace = ?", (namespace,))
+        self._graphs.pop(namespace, None)
+
+    # -- consolidation ------------------------------------------------------------
+
+    def consolidate(self, namespace: str, scene_of_fact: dict[int, int], speakers: Sequence[str]) -> int:
+        """Fold name prefixes into speakers' names, then merge cohesive points of one scene; returns merges made."""
+        for alias, name in _prefix_aliases(self.entity_names(namespace), speakers):
+            self.add_alias(namespace, alias, name)
+        merges = 0
+        for group in self._cohesive_groups(namespace, scene_of_fact):
+            self.merge(group)
+            merges += 1
+        return merges
+
+    def _cohesive_groups(self, namespace: str, scene_of_fact: dict[int, int]) -> list[list[int]]:
+        by_scene: dict[int, list[Point]] = {}
+        for p in self.points(namespace):
+            scene = scene_of_fact.get(p.facts[0]) if p.facts else None
+            if scene is not None:
+                by_scene.setdefault(scene, []).append(p)
+        groups = []
+        for members in by_scene.values():
+            groups += _greedy_groups(sorted(members, key=lambda p: p.position))
+        return groups
+
+    # -- reading ------------------------------------------------------------------
+
+    def point(self, point: int) -> Point:
+        db = self.log.db
+        row = db.execute("SELECT id, description, time_first, time_last, position FROM points WHERE id = ?", (point,)).fetchone()
+        if row is None:
+            raise InputError(f"There is no memory point {point}; it may have been merged or forgotten.")
+        names = tuple(r[0] for r in db.execute("SELECT e.name FROM point_entities pe JOIN entities e ON e.id = pe.entity WHERE pe.point = ? ORDER BY e.name", (point,)))
+        facts = tuple(r[0] for r in db.execute("SELECT fact FROM point_facts WHERE point = ? ORDER BY fact", (point,)))
+        return Point(row[0], row[1], names, facts, row[2], row[3], row[4])
+
+    def facts_of(self, points: Iterable[int]) -> set[int]:
+        """Source facts of many points at once."""
+        points, out = list(points), set()
+        with self.log.lock:
+            for chunk in _chunks(points):
+                out |= {r[0] for r in self.log.db.execute(f"SELECT fact FROM point_facts WHERE point IN ({_marks(chunk)})", chunk)}
+        return out
+
+    def points(self, namespace: str) -> list[Point]:
+        with self.log.lock:
+            ids = [r[0] for r in self.log.db.execute("SELECT id FROM points WHERE namespace = ? ORDER BY position, id", (namespace,))]
+            return [self.point(i) for i in ids]
+
+    def entity_names(self, namespace: str) -> dict[str, str]:
+        """name -> kind of every entity in the namespace."""
+        with self.log.lock:
+            return dict(self.log.db.execute("SELECT name, kind FROM entities WHERE namespace = ?", (namespace,)).fetchall())
+
+    def aliases(self, namespace: str) -> dict[str, str]:
+        """alias (lower case) -> entity name."""
+        with self.log.lock:
+            rows = self.log.db.execute("SELECT a.alias, e.name FROM aliases a JOIN entities e ON e.id = a.entity WHERE a.namespace = ?", (namespace,))
+            return dict(rows.fetchall())
+
+    def graph(self, namespace: str) -> nx.Graph:
+        """Bipartite view: entity nodes ("e", name) and point nodes ("p", id); cached until the next write."""
+        if namespace not in self._graphs:
+            g = nx.Graph()
+            with self.log.lock:
+                rows = self.log.db.execute(
+                    "SELECT pe.point, e.name FROM point_entities pe JOIN entities e ON e.id = pe.entity JOIN points p ON p.id = pe.point WHERE p.namespace = ?",
+                    (namespace,),
+                ).fetchall()
+            g.add_edges_from((("p", point), ("e", name)) for point, name in rows)
+            self._graphs[namespace] = g
+        return self._graphs[namespace]
+
+    def mentioned(self, namespace: str, text: str) -> set[str]:
+        """Entity names whose name or alias occurs in `text` as whole words."""
+        lowered = text.lower()
+        return {name for alias, name in self.aliases(namespace).items() if alias and re.search(rf"(?<!\w){re.escape(alias)}(?!\w)", lowered)}
+
+    def neighbourhood(self, namespace: str, names: Iterable[str], hops: int = 2) -> set[int]:
+        """Points within `hops` point-steps of the entities: hop 1 = points over them, hop 2 = points sharing an entity with those."""
+        g = self.graph(namespace)
+        frontier = {("e", n) for n in names if ("e", n) in g}
+        points: set[int] = set()
+        for _ in range(hops):
+            reached = {p for e in frontier for p in g[e]} - {("p", i) for i in points}
+            points |= {p[1] for p in reached}
+            frontier = {e for p in reached for e in g[p]}
+        return points
+
+    def pagerank(self, namespace: str, names: Iterable[str], alpha: float = 0.85) -> dict[int, float]:
+        """Personalised PageRank from the entities, read off at the points."""
+        g = self.graph(namespace)
+        seeds = {("e", n): 1.0 for n in names if ("e", n) in g}
+        if not seeds:
+            return {}
+        ranks = nx.pagerank(g, alpha=alpha, personalization=seeds)
+        return {node[1]: score for node, score in ranks.items() if node[0] == "p"}
+
+    def _namespace_of(self, point: int) -> str:
+        row = self.log.db.execute("SELECT namespace FROM points WHERE id = ?", (point,)).fetchone()
+        if row is None:
+            raise InputError(f"There is no memory point {point}; it may have been merged or forgotten.")
+        return row[0]
+
+
+def _greedy_groups(members: list[Point]) -> list[list[int]]:
+    """Consecutive points of one scene that share enough entities, within the size caps."""
+    groups, current, entities, facts = [], [], set(), 0
+    for p in members:
+        fits = current and len(set(p.entities) & entities) >= MIN_SHARED_ENTITIES
+        fits = fits and len(entities | set(p.entities)) <= MAX_MERGED_ENTITIES and facts + len(p.facts) <= MAX_MERGED_FACTS
+        if fits:
+            current.append(p.id)
+            entities |= set(p.entities)
+            facts += len(p.facts)
+            continue
+        if len(current) > 1:
+            groups.append(current)
+        current, entities, facts = [p.id], set(p.entities), len(p.facts)
+    if len(current) > 1:
+        groups.append(current)
+    return groups
+
+
+def _prefix_aliases(names: dict[str, str], speakers: Sequence[str]) -> list[tuple[str, str]]:
+    """("Mel", "Melanie"): a person name of 3+ letters that starts exactly one speaker's name."""
+    pairs = []
+    for name, kind in names.items():
+        if kind != "person" or name in speakers or len(name) < 3 or " " in name:
+            continue
+        owners = [s for s in speakers if s.lower().startswith(name.lower()) and s.lower() != name.lower()]
+        if len(owners) == 1:
+            pairs.append((name, owners[0]))
+    return pairs
+
+
+def _marks(items: Sequence) -> str:
+    return ",".join("?" * len(items))
+
+
+def _chunks(items: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

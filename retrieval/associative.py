@@ -1,0 +1,131 @@
+"""Associative retrieval over every level: turns, facts, scenes and the entity hypergraph, ranked as turns.
+
+A turn's score is its own hybrid score plus what reaches it from above:
+its best fact (facts are single sentences with speaker and dates made explicit),
+the scenes it belongs to (a scene hit brings its best facts, as in Bi-Mem), and
+memory points near the question's entities that the question's other words
+support (HGMem's local investigation). The weights were set on LoCoMo dev
+(see README, "Structured memory").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from hyperloom.memory.hierarchy import ATTRIBUTE_QUESTIONS
+from hyperloom.retrieval.search import Filters, Hit, boost_speaker, check_query, hybrid_scores, named_speaker, top_hits
+
+PAST = re.compile(r"\b(before|previously|used to|formerly|originally|first|earlier|former|prior)\b", re.IGNORECASE)
+WHEN = re.compile(r"^\s*(when|what (date|day|year|month|time))\b|\bhow long ago\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Weights:
+    fact: float = 0.5  # share of a turn's best fact score
+    scene: float = 0.2  # scene score passed to the scene's best facts' turns
+    point: float = 0.3  # hypergraph neighbourhood support
+    dated: float = 0.15  # a "when" question lifts turns whose facts carry resolved dates
+    history: float = 0.15  # current facts lead unless the question asks about the past
+    scene_seeds: int = 5
+    facts_per_scene: int = 5
+
+
+def associative_search(store, query: str, k: int, namespace: str, filters: Filters | None = None, weights: Weights = Weights()) -> list[Hit]:
+    check_query(query, k)
+    qv = store.embedder.embed(query)
+    pool = max(100, 4 * k)
+    turn_scores = _scores(store, namespace, "turns", query, qv, pool)
+    fact_scores = _scores(store, namespace, "facts", query, qv, pool)
+    scene_scores = _scores(store, namespace, "scenes", query, qv, 20)
+    facts = store.hierarchy.facts_by_id(list(fact_scores))
+    _add_scene_facts(store, scene_scores, fact_scores, facts, qv, namespace, weights)
+    scores = defaultdict(float, {s: v for s, v in turn_scores.items()})
+    for fid, score in fact_scores.items():
+        fact = facts[fid]
+        scores[fact.turn_seq] = max(scores[fact.turn_seq], turn_scores.get(fact.turn_seq, 0.0) + weights.fact * score * _history(fact, query, weights))
+    _add_points(store, namespace, query, scores, weights)
+    _weigh_history(store, namespace, query, scores, weights)
+    if WHEN.search(query):
+        for fact in facts.values():
+            if fact.dates:
+                scores[fact.turn_seq] += weights.dated
+    turns = {t.seq: t for t in store.log.turns(namespace, list(scores))}
+    boost_speaker(scores, turns, query, store.log.speakers(namespace))
+    return top_hits(scores, turns, query, k, namespace, filters)
+
+
+def _scores(store, namespace: str, level: str, query: str, qv: np.ndarray, pool: int) -> dict[int, float]:
+    vectors, bm25 = store.vectors(namespace, level), store.bm25(namespace, level)
+    if len(vectors) == 0:
+        return {}
+    return hybrid_scores(query, qv, vectors, bm25, dense_weight=store.config.dense_weight, pool=pool)
+
+
+def _add_scene_facts(store, scene_scores: dict[int, float], fact_scores: dict[int, float], facts: dict, qv, namespace: str, w: Weights) -> None:
+    """A scene seed brings up to `facts_per_scene` of its facts, best by similarity to the question."""
+    seeds = sorted(scene_scores, key=lambda s: -scene_scores[s])[: w.scene_seeds]
+    for scene in seeds:
+        members = store.hierarchy.scene_facts(scene)
+        if not members:
+            continue
+        sims = store.vectors(namespace, "facts").get(members) @ qv
+        for j in np.argsort(-sims)[: w.facts_per_scene]:
+            fid = members[j]
+            fact_scores[fid] = fact_scores.get(fid, 0.0) + w.scene * scene_scores[scene]
+    missing = [f for f in fact_scores if f not in facts]
+    facts.update(store.hierarchy.facts_by_id(missing))
+
+
+def _add_points(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
+    """Facts of memory points near the question's entities, weighted by how well the question's words match them.
+
+    Seeds are the named non-speaker entities (two hops); a question naming only a
+    speaker searches that speaker's own points (one hop): every point of a speaker
+    is one hop away, so two hops would be the whole conversation.
+    """
+    graph = store.hypergraph
+    names = graph.mentioned(namespace, query)
+    speakers = set(store.log.speakers(namespace))
+    seeds = names - speakers
+    near = graph.neighbourhood(namespace, seeds, hops=2) if seeds else graph.neighbourhood(namespace, names, hops=1)
+    if not near:
+        return
+    lexical = store.bm25(namespace, "facts").scores(query)
+    supported = {f: s for f, s in lexical.items() if f in graph.facts_of(near)}
+    if not supported:
+        return
+    top = max(supported.values())
+    for fid, fact in store.hierarchy.facts_by_id(list(supported)).items():
+        scores[fact.turn_seq] += w.point * supported[fid] / top
+
+
+def _weigh_history(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
+    """A question about a changing attribute (where someone lives, works...) lifts the current value's turn,
+    or the earlier values' turns when it asks about the past (RESEARCH.md section 8: newer wins unless asked)."""
+    attribute = next((a for a, pattern in ATTRIBUTE_QUESTIONS.items() if pattern.search(query)), None)
+    if attribute is None:
+        return
+    past = bool(PAST.search(query))
+    facts = store.hierarchy.with_attribute(namespace, attribute)
+    speaker = named_speaker(query, store.log.speakers(namespace))
+    facts = [f for f in facts if speaker is None or f.speaker == speaker]
+    wanted = {f.turn_seq for f in facts if (f.superseded_by is None) != past}
+    other = {f.turn_seq for f in facts} - wanted
+    if not wanted or not other:
+        return
+    for seq in other:
+        scores[seq] = scores.get(seq, 0.0) * (1 - w.history)
+    floor = max(scores.get(seq, 0.0) for seq in other) * (1 + w.history)
+    for seq in wanted:  # the value the question asks for outranks the values it does not
+        scores[seq] = max(scores.get(seq, 0.0), floor)
+
+
+def _history(fact, query: str, w: Weights) -> float:
+    """Superseded facts rank below current ones, unless the question asks about the past."""
+    if fact.superseded_by is None:
+        return 1.0
+    return 1.0 + w.history if PAST.search(query) else 1.0 - w.history
