@@ -11,7 +11,7 @@ import numpy as np
 
 from hyperloom.config import Config
 from hyperloom.errors import InputError, StorageError
-from hyperloom.memory.extract import extract
+from hyperloom.memory.extract import entities, extract
 from hyperloom.memory.formats import Conversation, load_conversations
 from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
 from hyperloom.memory.hypergraph import Hypergraph
@@ -20,6 +20,7 @@ from hyperloom.retrieval.embed import Embedder, make_embedder
 from hyperloom.retrieval.index import ChromaIndex, HnswIndex, VectorIndex, safe_name
 from hyperloom.retrieval.lexical import BM25
 from hyperloom.retrieval.search import Filters, Hit, document_text, hybrid_search
+from hyperloom.retrieval.spans import sentences
 
 LEVELS = ("turns", "facts", "scenes")
 
@@ -76,6 +77,8 @@ class MemoryStore:
     def _derive(self, turns: list[Turn], namespace: str) -> list[Fact]:
         """Facts (L1) and memory points for new turns, in one transaction."""
         known = frozenset(self.hypergraph.entity_names(namespace)) | frozenset(t.speaker for t in turns)
+        # Names seen mid-sentence anywhere in the batch count at a sentence start too ("Clara made jam").
+        known |= {e.name for t in turns for a, b in sentences(t.text) for e in entities(t.text[a:b], known)}
         facts = []
         with self.log.transaction():
             for turn in turns:
@@ -189,6 +192,7 @@ class MemoryStore:
                 self._vectors[key] = index = self._open_vectors(namespace, level)
                 if level == "turns":
                     self._reconcile(index, namespace)
+                    self._reconcile_structure(namespace)
             return self._vectors[key]
 
     def bm25(self, namespace: str, level: str = "turns") -> BM25:
@@ -225,6 +229,16 @@ class MemoryStore:
         if missing:
             texts = [document_text(t) for t in missing]
             index.add([t.seq for t in missing], self.embedder.embed_many(texts, self.config.embed_batch_size))
+
+    def _reconcile_structure(self, namespace: str) -> None:
+        """Turns without facts or facts without memory points mean a lost or damaged table: rebuild it from the log."""
+        with self.log.lock:
+            db = self.log.db
+            bare = db.execute("SELECT count(*) FROM turns t WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.turn_seq = t.seq)", (namespace,)).fetchone()[0]
+            orphans = db.execute("SELECT count(*) FROM facts f WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM point_facts p WHERE p.fact = f.id)", (namespace,)).fetchone()[0]
+        if bare or orphans:
+            self.notices.append(f"The memory structure of namespace {namespace!r} was incomplete ({bare} turns without facts, {orphans} facts without memory points); rebuilt it from the turn log.")
+            self.reindex(namespace)
 
     # -- reading ---------------------------------------------------------------
 

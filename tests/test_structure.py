@@ -1,0 +1,148 @@
+"""Structured memory: facts keep exact spans, contradictions keep history, the hypergraph follows its rules,
+scenes and persona cover the facts, forgetting reaches every layer and file, and namespaces stay apart."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hyperloom.config import Config
+from hyperloom.errors import InputError
+from hyperloom.memory.extract import Entity, entities, extract
+from hyperloom.memory.log import Turn
+from hyperloom.memory.store import MemoryStore
+from hyperloom.samples import sample_path
+
+
+@pytest.fixture
+def structured(tmp_path: Path, embedder) -> MemoryStore:
+    with MemoryStore(Config(home=tmp_path / "home", memory="structured"), embedder=embedder) as store:
+        store.ingest(sample_path(), "demo")
+        yield store
+
+
+def test_extraction_finds_names_activities_and_dates() -> None:
+    found = extract("Yesterday my sister Clara and I went hiking in Berlin. 🎉", "Jonas", "1:56 pm on 8 May, 2023")
+    (first, second) = found.sentences
+    assert {Entity("Jonas", "person"), Entity("Clara", "person"), Entity("Berlin", "place"), Entity("hiking", "activity")} <= set(first.entities)
+    (yesterday,) = first.times
+    assert yesterday.label() == "7 May 2023" and first.text[yesterday.start : yesterday.end] == "Yesterday"
+    assert second.text == "🎉" and second.entities == (Entity("Jonas", "person"),)
+
+
+@pytest.mark.parametrize("sentence, absent", [("How's Pixel doing?", "How's Pixel"), ("The Bosch pilot starts.", "The Bosch"), ("Thanks! I'm fine.", "Thanks")])
+def test_sentence_openers_are_not_names(sentence: str, absent: str) -> None:
+    assert absent not in {e.name for e in entities(sentence)}
+
+
+def test_every_fact_quotes_its_turn_exactly(structured: MemoryStore) -> None:
+    facts = structured.hierarchy.facts("demo")
+    assert len(facts) >= structured.log.count("demo")
+    for fact in facts:
+        sentence = structured.log.text(fact.turn_id, "demo")[fact.start : fact.end]
+        assert sentence and sentence in fact.text and fact.text.startswith(f"{fact.speaker}: ")
+    assert [f.position for f in facts] == sorted(f.position for f in facts)  # conversation order is kept
+
+
+def test_text_without_sentences_or_dates_still_becomes_a_turn_and_a_fact(store: MemoryStore) -> None:
+    store.remember([Turn("x", "🙂🙂", "Ada"), Turn("y", "...", "Ada", caption="a cat on a sofa")], "ns")
+    assert {f.turn_id for f in store.hierarchy.facts("ns")} == {"x", "y"}
+
+
+def test_a_newer_fact_closes_the_older_one_and_keeps_it(structured: MemoryStore) -> None:
+    lisbon, porto = structured.hierarchy.with_attribute("demo", "residence")
+    assert (lisbon.value, porto.value) == ("Lisbon", "Porto")
+    assert lisbon.superseded_by == porto.id and lisbon.valid_to == porto.valid_from and porto.valid_to is None
+    assert structured.search("Where does Maya live now?", 3, "demo")[0].turn_id == "s3:1"
+    assert structured.search("Where did Maya live before Porto?", 3, "demo")[0].turn_id == "s1:7"
+
+
+def test_temporal_facts_carry_resolved_dates(structured: MemoryStore) -> None:
+    (fact,) = [f for f in structured.hierarchy.facts("demo") if f.turn_id == "s2:1" and "yesterday" in f.text]
+    assert fact.dates == ("13 April 2024",) and "[yesterday = 13 April 2024]" in fact.text
+
+
+def test_scenes_cover_every_fact_and_persona_links_them(structured: MemoryStore) -> None:
+    facts = structured.hierarchy.facts("demo")
+    scenes = {s[0]: s for s in structured.hierarchy.scenes("demo")}
+    assert all(f.scene in scenes for f in facts)
+    for scene_id, summary, first, last in scenes.values():
+        members = [f for f in facts if f.scene == scene_id]
+        assert all(part in {f.text for f in members} for part in _summary_parts(summary, members))
+        assert first <= last
+    persona = structured.hierarchy.persona("demo", "Jonas")
+    assert set(persona) <= {"basic info", "interests", "personality", "values", "relationships"} and persona
+    assert all(score > 0.2 and scene in scenes for links in persona.values() for scene, score in links)
+
+
+def _summary_parts(summary: str, members) -> list[str]:
+    return [f.text for f in members if f.text in summary]
+
+
+def test_hypergraph_rules(structured: MemoryStore) -> None:
+    graph = structured.hypergraph
+    with structured.log.transaction():
+        a = graph.insert("demo", [Entity("Maya", "person"), Entity("Pixel", "person")], "Maya adopted Pixel.", [1], None, 1)
+        b = graph.insert("demo", [Entity("Pixel", "person"), Entity("Tiago", "person")], "Tiago named Pixel.", [2], None, 2)
+        with pytest.raises(InputError, match="orphan"):
+            graph.update(a, facts=[])
+        merged = graph.merge([a, b])
+        with pytest.raises(InputError, match="at least two"):
+            graph.merge([merged])
+    point = graph.point(merged)
+    assert set(point.entities) == {"Maya", "Pixel", "Tiago"} and point.facts == (1, 2)
+    assert merged in graph.neighbourhood("demo", ["Tiago"], hops=1)
+    assert graph.pagerank("demo", ["Tiago"])[merged] > 0
+
+
+def test_name_prefixes_become_aliases(store: MemoryStore) -> None:
+    store.remember([Turn("1", "Hey Mel! How are you?", "Caroline"), Turn("2", "Great, thanks Caroline!", "Melanie")], "ns")
+    store.consolidate("ns")
+    assert store.hypergraph.aliases("ns")["mel"] == "Melanie"
+    assert "Mel" not in store.hypergraph.entity_names("ns")
+
+
+def test_forgetting_a_session_leaves_no_trace_anywhere(structured: MemoryStore) -> None:
+    word = "Serralves"  # said only in session s4
+    structured.forget("demo", session="s4")
+    assert word not in str(structured.hierarchy.facts("demo"))
+    assert word not in str(structured.hierarchy.scenes("demo"))
+    assert word not in str(structured.hypergraph.points("demo")) and word not in structured.hypergraph.entity_names("demo")
+    for level in ("turns", "facts", "scenes"):
+        assert not structured.bm25("demo", level).scores(word)
+    assert all(word not in h.text for h in structured.search(word, 40, "demo"))
+    structured.save()
+    for path in structured.config.home.rglob("*"):
+        if path.is_file():
+            assert word.encode() not in path.read_bytes(), path
+
+
+def test_forgetting_an_entity_forgets_what_was_said_about_it(structured: MemoryStore) -> None:
+    forgotten = structured.forget("demo", entity="Clara")
+    assert forgotten == 4
+    assert not [t for t in structured.log.turns("demo") if "Clara" in t.text]
+    with pytest.raises(InputError, match="No entity called"):
+        structured.forget("demo", entity="Nobody")
+
+
+def test_structure_stays_inside_its_namespace(structured: MemoryStore) -> None:
+    structured.remember([Turn("o1", "Pixel is my goldfish in Madrid.", "Olga")], "other")
+    assert {f.turn_id for f in structured.hierarchy.facts("other")} == {"o1"}
+    assert "Madrid" not in structured.hypergraph.entity_names("demo")
+    assert all(h.turn_id != "o1" for h in structured.search("Pixel goldfish Madrid", 40, "demo"))
+
+
+def test_a_lost_structure_table_is_rebuilt_from_the_log(tmp_path: Path, embedder) -> None:
+    config = Config(home=tmp_path / "h", memory="structured")
+    with MemoryStore(config, embedder=embedder) as store:
+        store.ingest(sample_path(), "demo")
+    db = sqlite3.connect(config.db_path)
+    db.execute("DROP TABLE facts")
+    db.commit()
+    db.close()
+    with MemoryStore(config, embedder=embedder) as store:
+        assert store.search("fig jam", 1, "demo")[0].turn_id == "s3:8"
+        assert store.notices and "rebuilt it from the turn log" in store.notices[0]
+        assert len(store.hierarchy.facts("demo")) >= 32
