@@ -57,8 +57,7 @@ class MemoryStore:
         self.vectors(namespace)  # open (and reconcile) before the log grows, so new turns are embedded once
         stored = self.log.append_many(turns, namespace, sessions)
         facts = self._derive(stored, namespace)
-        self._index(namespace, "turns", stored)
-        self._index(namespace, "facts", facts)
+        self._index_turns_and_facts(namespace, stored, facts)
         return stored
 
     def ingest(self, path: Path, namespace: str) -> list[Conversation]:
@@ -154,8 +153,7 @@ class MemoryStore:
                 self._bm25.pop((namespace, level), None)
             turns = self.log.turns(namespace)
             facts = self._derive(turns, namespace)
-            self._index(namespace, "turns", turns)
-            self._index(namespace, "facts", facts)
+            self._index_turns_and_facts(namespace, turns, facts)
             self.consolidate(namespace)
             return len(turns)
 
@@ -164,15 +162,34 @@ class MemoryStore:
             for index in self._vectors.values():
                 index.save()
 
-    def _index(self, namespace: str, level: str, items: list) -> None:
+    def _index_turns_and_facts(self, namespace: str, turns: list[Turn], facts: list[Fact]) -> None:
+        """Embed turns, and only the facts that say more than their turn's vector does.
+
+        A fact that is its turn's only sentence, or a short one ("Wow!"), reuses the
+        turn's vector: embedding is most of the cost of remembering.
+        """
+        turn_vectors = self._index(namespace, "turns", turns)
+        row = {t.seq: i for i, t in enumerate(turns)}
+        per_turn: dict[int, int] = {}
+        for f in facts:
+            per_turn[f.turn_seq] = per_turn.get(f.turn_seq, 0) + 1
+        reuse = {f.id: turn_vectors[row[f.turn_seq]] for f in facts if per_turn[f.turn_seq] == 1 or len(f.text.split()) < 5}
+        self._index(namespace, "facts", facts, reuse)
+
+    def _index(self, namespace: str, level: str, items: list, known: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """Embed (except ids in `known`) and add to the level's vector and BM25 indexes; returns the vectors."""
         if not items:
-            return
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
         ids, texts, groups = _documents(level, items)
-        vectors = self.embedder.embed_many(texts, self.config.embed_batch_size)
+        known = known or {}
+        todo = [j for j, i in enumerate(ids) if i not in known]
+        fresh = dict(zip(todo, self.embedder.embed_many([texts[j] for j in todo], self.config.embed_batch_size)))
+        vectors = np.stack([known[i] if i in known else fresh[j] for j, i in enumerate(ids)])
         with self._lock:
             self.vectors(namespace, level).add(ids, vectors)
             if (namespace, level) in self._bm25:  # an unbuilt BM25 reads the stores when first needed
                 self._bm25[(namespace, level)].add(ids, texts, groups)
+        return vectors
 
     def _delete(self, namespace: str, level: str, ids: list[int]) -> None:
         self.vectors(namespace, level).delete(ids)

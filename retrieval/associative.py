@@ -91,11 +91,14 @@ def _add_points(store, namespace: str, query: str, scores: dict[int, float], w: 
     names = graph.mentioned(namespace, query)
     speakers = set(store.log.speakers(namespace))
     seeds = names - speakers
-    near = graph.neighbourhood(namespace, seeds, hops=2) if seeds else graph.neighbourhood(namespace, names, hops=1)
+    if not seeds:  # a speaker alone reaches every point they made: no locality to exploit
+        return
+    near = graph.neighbourhood(namespace, seeds, hops=2)
     if not near:
         return
     lexical = store.bm25(namespace, "facts").scores(query)
-    supported = {f: s for f, s in lexical.items() if f in graph.facts_of(near)}
+    near_facts = graph.facts_of(near)
+    supported = {f: s for f, s in lexical.items() if f in near_facts}
     if not supported:
         return
     top = max(supported.values())
