@@ -1,1 +1,1 @@
-"""Evaluation on long-conversation benchmarks (LoCoMo; LongMemEval follows)."""
+"""Evaluation on long-conversation benchmarks: data sets, metrics, a resumable runner, reports and plots."""

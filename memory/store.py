@@ -56,9 +56,16 @@ class MemoryStore:
         """Commit turns to the log (all or none), then derive facts, points and index entries from them."""
         self.vectors(namespace)  # open (and reconcile) before the log grows, so new turns are embedded once
         stored = self.log.append_many(turns, namespace, sessions)
-        facts = self._derive(stored, namespace)
-        self._index_turns_and_facts(namespace, stored, facts)
+        if self.structured:
+            self._index_turns_and_facts(namespace, stored, self._derive(stored, namespace))
+        else:
+            self._index(namespace, "turns", stored)
         return stored
+
+    @property
+    def structured(self) -> bool:
+        """Whether this store builds and searches the hierarchy and hypergraph (flat: turns only, cheaper writes)."""
+        return self.config.memory == "structured"
 
     def ingest(self, path: Path, namespace: str) -> list[Conversation]:
         """Load a conversation file whole (validated before any write) into `namespace`, then consolidate."""
@@ -70,7 +77,9 @@ class MemoryStore:
             sessions += [Session(prefix + s.id, s.started_at, s.title) for s in c.sessions]
             turns += [Turn(prefix + t.id, t.text, t.speaker, prefix + t.session, t.role, t.created_at, t.caption) for t in c.turns]
         self.remember(turns, namespace, sessions)
-        self.consolidate(namespace)
+        if self.structured:
+            self.consolidate(namespace)
+        self.save()
         return conversations
 
     def _derive(self, turns: list[Turn], namespace: str) -> list[Fact]:
@@ -116,7 +125,8 @@ class MemoryStore:
                 self.hypergraph.forget_facts(namespace, fact_ids)
             self._delete(namespace, "turns", seqs)
             self._delete(namespace, "facts", fact_ids)
-            self.consolidate(namespace)  # scene summaries must not keep forgotten words
+            if self.structured or self.hierarchy.scenes(namespace):
+                self.consolidate(namespace)  # scene summaries must not keep forgotten words
             self.log.purge()
         return len(seqs)
 
@@ -152,8 +162,11 @@ class MemoryStore:
                 self._vectors[(namespace, level)] = index
                 self._bm25.pop((namespace, level), None)
             turns = self.log.turns(namespace)
-            facts = self._derive(turns, namespace)
-            self._index_turns_and_facts(namespace, turns, facts)
+            if not self.structured:
+                self._index(namespace, "turns", turns)
+                self.save()
+                return len(turns)
+            self._index_turns_and_facts(namespace, turns, self._derive(turns, namespace))
             self.consolidate(namespace)
             return len(turns)
 
@@ -209,7 +222,8 @@ class MemoryStore:
                 self._vectors[key] = index = self._open_vectors(namespace, level)
                 if level == "turns":
                     self._reconcile(index, namespace)
-                    self._reconcile_structure(namespace)
+                    if self.structured:
+                        self._reconcile_structure(namespace)
             return self._vectors[key]
 
     def bm25(self, namespace: str, level: str = "turns") -> BM25:
@@ -254,7 +268,7 @@ class MemoryStore:
             bare = db.execute("SELECT count(*) FROM turns t WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.turn_seq = t.seq)", (namespace,)).fetchone()[0]
             orphans = db.execute("SELECT count(*) FROM facts f WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM point_facts p WHERE p.fact = f.id)", (namespace,)).fetchone()[0]
         if bare or orphans:
-            self.notices.append(f"The memory structure of namespace {namespace!r} was incomplete ({bare} turns without facts, {orphans} facts without memory points); rebuilt it from the turn log.")
+            self.notices.append(f"The memory structure of namespace {namespace!r} was missing or incomplete ({bare} turns without facts, {orphans} facts without memory points); rebuilt it from the turn log.")
             self.reindex(namespace)
 
     # -- reading ---------------------------------------------------------------

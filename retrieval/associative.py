@@ -25,10 +25,13 @@ WHEN = re.compile(r"^\s*(when|what (date|day|year|month|time))\b|\bhow long ago\
 
 @dataclass(frozen=True)
 class Weights:
-    fact: float = 0.5  # share of a turn's best fact score
-    scene: float = 0.2  # scene score passed to the scene's best facts' turns
-    point: float = 0.3  # hypergraph neighbourhood support
-    dated: float = 0.15  # a "when" question lifts turns whose facts carry resolved dates
+    # Measured on LoCoMo dev, recall@10 over 1,340 questions (flat 0.755): fact 0.1 -> 0.761,
+    # 0.2 -> 0.757, 0.5 -> 0.729; dated 0.1 -> 0.757 (temporal 0.815 -> 0.826); scene 0.1 -> 0.755
+    # (no change); point 0.1 -> 0.753. Scenes and points stay searchable but add nothing by default.
+    fact: float = 0.1  # share of a turn's best fact score
+    scene: float = 0.0  # scene score passed to the scene's best facts' turns
+    point: float = 0.0  # hypergraph neighbourhood support
+    dated: float = 0.1  # a "when" question lifts turns whose facts carry resolved dates
     history: float = 0.15  # current facts lead unless the question asks about the past
     scene_seeds: int = 5
     facts_per_scene: int = 5

@@ -17,10 +17,16 @@ from hyperloom.samples import sample_path
 
 
 @pytest.fixture
-def structured(tmp_path: Path, embedder) -> MemoryStore:
-    with MemoryStore(Config(home=tmp_path / "home", memory="structured"), embedder=embedder) as store:
-        store.ingest(sample_path(), "demo")
-        yield store
+def store(tmp_path: Path, embedder) -> MemoryStore:
+    """An empty store that builds structure."""
+    with MemoryStore(Config(home=tmp_path / "home", memory="structured"), embedder=embedder) as s:
+        yield s
+
+
+@pytest.fixture
+def structured(store: MemoryStore) -> MemoryStore:
+    store.ingest(sample_path(), "demo")
+    return store
 
 
 def test_extraction_finds_names_activities_and_dates() -> None:
@@ -132,6 +138,15 @@ def test_structure_stays_inside_its_namespace(structured: MemoryStore) -> None:
     assert {f.turn_id for f in structured.hierarchy.facts("other")} == {"o1"}
     assert "Madrid" not in structured.hypergraph.entity_names("demo")
     assert all(h.turn_id != "o1" for h in structured.search("Pixel goldfish Madrid", 40, "demo"))
+
+
+def test_flat_memory_builds_no_structure_until_asked(tmp_path: Path, embedder) -> None:
+    with MemoryStore(Config(home=tmp_path / "h"), embedder=embedder) as flat:
+        flat.ingest(sample_path(), "demo")
+        assert flat.hierarchy.facts("demo") == []
+    with MemoryStore(Config(home=tmp_path / "h", memory="structured"), embedder=embedder) as structured:
+        assert structured.search("Where does Maya live now?", 1, "demo")[0].turn_id == "s3:1"
+        assert "rebuilt it from the turn log" in structured.notices[0]
 
 
 def test_a_lost_structure_table_is_rebuilt_from_the_log(tmp_path: Path, embedder) -> None:

@@ -1,0 +1,134 @@
+"""report.md: the one-screen summary a person reads first."""
+
+from __future__ import annotations
+
+from hyperloom.evals import published
+
+NAMES = {"locomo": "LoCoMo", "longmemeval": "LongMemEval", "jsonl": "JSONL"}
+
+
+def render(report: dict) -> str:
+    parts = [_title(report), _retrieval_table(report), _other_measures(report), _costs(report)]
+    if report.get("qa"):
+        parts.append(_qa_table(report))
+    parts += [_published(report), _footer(report)]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _fmt(value: object) -> str:
+    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _title(r: dict) -> str:
+    run, git = r["run"], r["run"]["git"]
+    state = "complete" if r["complete"] else f"INCOMPLETE ({r['questions']} of {r['questions_planned']} questions)"
+    skipped = ", ".join(f"{n} {why}" for why, n in r["excluded"].items()) or "none"
+    rev = f"{(git['revision'] or 'unknown')[:10]}{' (uncommitted changes)' if git['dirty'] else ''}"
+    return (
+        f"# hyperloom on {NAMES.get(r['dataset'], r['dataset'])}: {r['mode']} mode\n\n"
+        f"Run {state}: {r['questions']} questions over {len(r['conversations'])} conversation(s); "
+        f"not scored for retrieval: {skipped}.  \n"
+        f"memory `{run['config'].get('memory')}`, embedder `{run['config'].get('embedder')}`, git {rev}, "
+        f"{run['workers']} worker(s), {run['wall_seconds']} s wall, started {run['started']}."
+    )
+
+
+def _retrieval_table(r: dict) -> str:
+    level, metric = r["headline"]
+    ks, ret = r["ks"], r["retrieval"]
+    mid = str(10 if 10 in ks else ks[-1])
+    header = ["category", "questions", *[f"{metric}@{k}" for k in ks], f"nDCG@{mid}"]
+    rows = []
+    for name, fam in [*ret["by_category"].items(), ("**all**", ret)]:
+        lvl = fam.get(level) or {}
+        at = lvl.get(f"{metric}@k") or {}
+        rows.append([name, fam["questions"], *[at.get(str(k)) for k in ks], (lvl.get("ndcg@k") or {}).get(mid)])
+    what = "evidence recall (LoCoMo's definition)" if (level, metric) == ("turn", "recall") else f"{level}-level {metric}"
+    return f"## Retrieval by category: {what}\n\n" + _table(header, rows)
+
+
+def _other_measures(r: dict) -> str:
+    ks, ret = r["ks"], r["retrieval"]
+    rows = []
+    for level in ("turn", "session"):
+        for metric in ("recall", "recall_any", "recall_all", "ndcg"):
+            at = (ret.get(level) or {}).get(f"{metric}@k") or {}
+            rows.append([level, metric, *[at.get(str(k)) for k in ks]])
+    span = ret.get("span") or {}
+    for metric in ("recall", "precision", "iou"):
+        at = span.get(f"{metric}@k") or {}
+        rows.append(["span", metric, *[at.get(str(k)) for k in ks]])
+    omega = f"\n\nSpan precision Ω (the span cutter with oracle retrieval): {_fmt(span.get('precision_omega'))}." if span else ""
+    return "## All measures, all questions\n\n" + _table(["level", "metric", *[f"@{k}" for k in ks]], rows) + omega
+
+
+def _costs(r: dict) -> str:
+    lat, ing = r["latency_ms"], r["ingest"]
+    text = (
+        f"Search latency p50 {lat['search']['p50']} ms, p95 {lat['search']['p95']} ms (top {lat['search_k']} turns). "
+        f"Ingest {ing['turns_per_s']} turns/s ({ing['turns']} turns); peak memory {ing['peak_rss_mb']} MB per process."
+    )
+    if "answer" in lat:
+        text += f" Answer latency p50 {lat['answer']['p50']} ms, p95 {lat['answer']['p95']} ms."
+    if r.get("cost", {}).get("judge", {}).get("calls") is not None:
+        j = r["cost"]["judge"]
+        text += f" Judge: {j['calls']} calls ({j['cached']} cached), ${j['dollars']:.4f}."
+    return text
+
+
+def _qa_table(r: dict) -> str:
+    qa = r["qa"]
+    judge = qa.get("judge") or {}
+    columns = [c for c in ("lenient", "strict", "accuracy") if c in judge]
+    header = ["category", "questions", "F1", "BLEU-1", "EM", *[f"judge {c}" for c in columns]]
+    rows = [[name, s["questions"], s["f1"], s["bleu1"], s["em"], *[_judge_cell(s, c) for c in columns]] for name, s in qa["by_category"].items()]
+    rows.append(["**overall**", qa["questions"], qa["f1"], qa["bleu1"], qa["em"], *[judge.get(c) for c in columns]])
+    note = f"\n\nStemmer: {qa['stemmer']}." + (f" Judge `{judge['model']}`, prompts {', '.join(f'{p} sha256 {h[:12]}' for p, h in judge['prompt_sha'].items())}." if judge else "")
+    return "## Answers\n\n" + _table(header, rows) + note
+
+
+def _judge_cell(scores: dict, column: str) -> float | None:
+    judge = scores.get("judge") or {}
+    if column == "accuracy":
+        return next((v for p, v in judge.items() if p.startswith("longmemeval")), None)
+    return judge.get(f"locomo_{column}")
+
+
+def _published(r: dict) -> str:
+    figures = published.figures(r["dataset"])
+    if not figures:
+        return "## Published figures\n\nRESEARCH.md quotes no published figures for this data set."
+    ks = sorted({int(k) for row in figures["retrieval"] for k in row["recall@k"]} | set(r["ks"]))
+    ours = (r["retrieval"].get("recall@k") or {})
+    rows = [[row["system"], *[_percent(row["recall@k"].get(str(k))) for k in ks]] for row in figures["retrieval"]]
+    rows.append(["**hyperloom, this run**", *[_percent(None if ours.get(str(k)) is None else 100 * ours[str(k)]) for k in ks]])
+    text = f"## Published figures ({figures['source']})\n\nEvidence recall@k, %:\n\n" + _table(["system", *[f"@{k}" for k in ks]], rows)
+    if r.get("qa"):
+        text += "\n\n" + _published_f1(figures, r["qa"])
+        text += "\n\nPublished judge accuracy on categories 1-4, %: " + ", ".join(f"{k} {v}" for k, v in figures["judge"].items()) + "."
+    return text + "\n\nPublished search latency: Mem0 p50 150 ms, p95 200 ms; Zep p95 780 ms."
+
+
+def _published_f1(figures: dict, qa: dict) -> str:
+    names = ("multi-hop", "temporal", "open-domain", "single-hop")
+    rows = [[row["system"], *[_percent(row["by_category"].get(c)) for c in names]] for row in figures["qa_f1"]]
+    ours = [(qa["by_category"].get(c) or {}).get("f1") for c in names]
+    rows.append(["**hyperloom, this run**", *[_percent(None if v is None else 100 * v) for v in ours]])
+    return "Official F1 by category, %:\n\n" + _table(["system", *names], rows)
+
+
+def _footer(r: dict) -> str:
+    ev = r["evidence_ids"]
+    notes = "; ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in r["input_notes"].items())
+    plots = ", ".join(r.get("plots", []))
+    return f"Evidence ids repaired {len(ev['parsed'])}, skipped {len(ev['skipped'])}" + (f"; {notes}" if notes else "") + f" (listed in report.json). Plots: {plots}."

@@ -1,0 +1,84 @@
+"""PNG plots of a run (recall@k by category, latency) and of two runs side by side, with matplotlib's Agg canvas."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hyperloom.evals.files import write_atomic
+
+
+def _figure(width: float = 7.0, height: float = 4.5):
+    # Figure objects render through Agg without pyplot, so no GUI backend or global state is touched.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def _save(figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return write_atomic(path, buffer.getvalue())
+
+
+def curve(report: dict, family: dict) -> tuple[list[int], list[float]]:
+    """(k, headline metric@k) points of one category (or of all questions)."""
+    level, metric = report["headline"]
+    at = ((family or {}).get(level) or {}).get(f"{metric}@k") or {}
+    points = [(k, at[str(k)]) for k in report["ks"] if at.get(str(k)) is not None]
+    return [k for k, _ in points], [v for _, v in points]
+
+
+def recall_curves(report: dict, path: Path) -> Path:
+    figure = _figure()
+    ax = figure.add_subplot()
+    retrieval = report["retrieval"]
+    for name, family in retrieval["by_category"].items():
+        ax.plot(*curve(report, family), marker="o", label=f"{name} ({family['questions']})")
+    ax.plot(*curve(report, retrieval), marker="s", color="black", linewidth=2.5, label=f"all ({retrieval['questions']})")
+    level, metric = report["headline"]
+    ax.set(xscale="log", xlabel="k (turns retrieved)", ylabel=f"{level} {metric}@k", ylim=(0, 1.02), title=f"{report['dataset']}: {metric}@k by category")
+    ax.set_xticks(report["ks"], [str(k) for k in report["ks"]])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def latency_histogram(records: list[dict], path: Path) -> Path:
+    series = {"search": [r["latency_ms"] for r in records if r.get("kind") == "question" and "latency_ms" in r]}
+    answers = [r["answer_ms"] for r in records if r.get("kind") == "question" and "answer_ms" in r]
+    if answers:
+        series["answer"] = answers
+    figure = _figure(7.0, 3.2 * len(series))
+    for i, (name, values) in enumerate(series.items(), 1):
+        ax = figure.add_subplot(len(series), 1, i)
+        ax.hist(values, bins=40, color="tab:blue" if name == "search" else "tab:orange")
+        for q, style in ((50, "--"), (95, ":")):
+            if values:
+                value = sorted(values)[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
+                ax.axvline(value, color="black", linestyle=style, label=f"p{q} {value:.1f} ms")
+        ax.set(xlabel=f"{name} latency (ms)", ylabel="questions")
+        ax.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def write_plots(report: dict, records: list[dict], out: Path) -> list[Path]:
+    return [recall_curves(report, out / "recall_at_k.png"), latency_histogram(records, out / "latency.png")]
+
+
+def compare_curves(a: dict, b: dict, labels: tuple[str, str], path: Path) -> Path:
+    """One panel per category (and all questions): run A dashed, run B solid."""
+    names = ["all", *[c for c in b["retrieval"]["by_category"] if c in a["retrieval"]["by_category"]]]
+    figure = _figure(3.2 * min(len(names), 3), 2.8 * ((len(names) + 2) // 3))
+    for i, name in enumerate(names, 1):
+        ax = figure.add_subplot((len(names) + 2) // 3, min(len(names), 3), i)
+        for report, label, style in ((a, labels[0], "--"), (b, labels[1], "-")):
+            family = report["retrieval"] if name == "all" else report["retrieval"]["by_category"][name]
+            ax.plot(*curve(report, family), linestyle=style, marker="o", label=label)
+        ax.set(xscale="log", ylim=(0, 1.02), title=name)
+        ax.set_xticks(b["ks"], [str(k) for k in b["ks"]])
+        ax.grid(alpha=0.3)
+    figure.axes[0].legend(fontsize="small")
+    level, metric = b["headline"]
+    figure.suptitle(f"{level} {metric}@k: {labels[0]} (dashed) vs {labels[1]} (solid)")
+    return _save(figure, path)

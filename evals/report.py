@@ -1,0 +1,175 @@
+"""report.json from the per-question records: means by metric, level, k and category; latency; ingest; QA."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from hyperloom.evals import published
+from hyperloom.evals.datasets import Dataset, Unit
+from hyperloom.evals.files import write_atomic
+from hyperloom.evals.metrics import STEMMER, percentile
+from hyperloom.evals.qa import UNSCORED
+from hyperloom.evals.retrieval import search_depth
+
+LEVEL_METRICS = ("recall", "recall_any", "recall_all", "ndcg")
+SPAN_METRICS = ("recall", "precision", "iou")
+
+
+def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manifest: dict, run: dict) -> dict:
+    """The report of the planned questions; `complete` is true only when every one of them has a record."""
+    ks = manifest["ks"]
+    planned = [q for u in units for q in u.questions]
+    latest = {r["key"]: r for r in records if r["kind"] == "question"}  # a re-asked question: its last record
+    done = [latest[q.key] for q in planned if q.key in latest]
+    ingests = {r["unit"]: r for r in records if r["kind"] == "ingest"}
+    scored = [r for r in done if r.get("retrieval")]
+    notes = dataset.notes
+    report = {
+        "dataset": dataset.name,
+        "mode": manifest["mode"],
+        "complete": len(done) == len(planned),
+        "file": manifest["file"],
+        "conversations": [u.name for u in units],
+        "questions": len(done),
+        "questions_planned": len(planned),
+        "excluded": excluded(dataset, manifest.get("conversations")),
+        "ks": ks,
+        "headline": list(dataset.headline),  # (level, metric) a person reads first
+        "retrieval": retrieval_summary(scored, ks, dataset.categories),
+        "evidence_ids": {"parsed": notes.get("parsed_evidence", []), "skipped": notes.get("skipped_evidence", [])},
+        "input_notes": {k: v for k, v in notes.items() if v and k not in ("parsed_evidence", "skipped_evidence")},
+        "latency_ms": {"search": spread(r["latency_ms"] for r in scored), "search_k": search_depth(ks)},
+        "ingest": ingest_summary([ingests[u.name] for u in units if u.name in ingests]),
+        "run": run,
+        "published": published.figures(dataset.name),
+    }
+    if manifest["mode"] == "qa":
+        report["qa"] = qa_summary(done, dataset.categories, manifest.get("judge"))
+        report["cost"] = {"judge": cost(done)}
+        report["latency_ms"]["answer"] = spread(r["answer_ms"] for r in done)
+    return report
+
+
+def excluded(dataset: Dataset, conversations: list[str] | None) -> dict[str, int]:
+    """Questions of the chosen units (all, or --conversations) that retrieval metrics skip, by reason."""
+    chosen = [u for u in dataset.units if not conversations or u.name in conversations]
+    return dict(Counter(q.excluded for u in chosen for q in u.questions if q.excluded))
+
+
+def mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return round(statistics.fmean(values), 4) if values else None
+
+
+def level_summary(records: Sequence[dict], level: str, ks: Sequence[int]) -> dict | None:
+    rows = [r["retrieval"][level] for r in records if r["retrieval"].get(level)]
+    if not rows:
+        return None
+    metrics = SPAN_METRICS if level == "span" else LEVEL_METRICS
+    out: dict = {"questions": len(rows)}
+    out.update({f"{m}@k": {str(k): mean(row[m][str(k)] for row in rows) for k in ks} for m in metrics})
+    if level == "span":
+        out["precision_omega"] = mean(row["precision_omega"] for row in rows)
+    return out
+
+
+def families(records: Sequence[dict], ks: Sequence[int]) -> dict:
+    turn = level_summary(records, "turn", ks)
+    return {
+        "questions": len(records),
+        "recall@k": turn["recall@k"] if turn else None,  # LoCoMo's evidence recall, the foundation report's key
+        "turn": turn,
+        "session": level_summary(records, "session", ks),
+        "span": level_summary(records, "span", ks),
+    }
+
+
+def retrieval_summary(records: Sequence[dict], ks: Sequence[int], categories: Sequence[str]) -> dict:
+    out = families(records, ks)
+    out["by_category"] = {c: families(rows, ks) for c in categories if (rows := [r for r in records if r["category"] == c])}
+    return out
+
+
+def spread(values: Iterable[float]) -> dict[str, float]:
+    values = list(values)
+    return {
+        "p50": round(percentile(values, 50), 2),
+        "p95": round(percentile(values, 95), 2),
+        "mean": round(statistics.fmean(values), 2) if values else 0.0,
+        "max": round(max(values), 2) if values else 0.0,
+    }
+
+
+def ingest_summary(ingests: list[dict]) -> dict:
+    turns, seconds = sum(r["turns"] for r in ingests), sum(r["seconds"] for r in ingests)
+    main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "units": len(ingests),
+        "turns": turns,
+        "seconds": round(seconds, 2),
+        "turns_per_s": round(turns / max(seconds, 1e-9), 1),
+        "peak_rss_mb": max([r["peak_rss_mb"] for r in ingests] + [round(main_mb, 1)]),  # the largest process
+    }
+
+
+def qa_scores(rows: Sequence[dict]) -> dict:
+    verdicts = [r["judge"]["verdicts"] for r in rows if r.get("judge")]
+    prompts = sorted({p for v in verdicts for p in v})
+    return {
+        "questions": len(rows),
+        "f1": mean(r["qa"]["f1"] for r in rows if r["qa"]["f1"] is not None),
+        "bleu1": mean(r["qa"]["bleu1"] for r in rows if r["qa"]["bleu1"] is not None),
+        "em": mean(r["qa"]["em"] for r in rows if r["qa"]["em"] is not None),
+        "judge": {p: mean(float(v[p]) for v in verdicts if p in v) for p in prompts},
+    }
+
+
+def qa_summary(done: Sequence[dict], categories: Sequence[str], judge_model: str | None) -> dict:
+    """Overall scores leave out adversarial and abstention questions, as published QA scores do."""
+    out = qa_scores([r for r in done if r["excluded"] not in UNSCORED])
+    out["by_category"] = {c: qa_scores(rows) for c in categories if (rows := [r for r in done if r["category"] == c])}
+    out["stemmer"] = STEMMER
+    out["judge"] = judge_summary(done, judge_model)
+    return out
+
+
+def judge_summary(done: Sequence[dict], judge_model: str | None) -> dict | None:
+    """`lenient` / `strict` over the scored questions (LoCoMo 1-4); LongMemEval's `accuracy` over every question."""
+    if judge_model is None:
+        return None
+    from hyperloom.evals.judge import LOCOMO_PROMPTS, prompt_sha
+
+    verdicts = [(r["excluded"], r["judge"]["verdicts"]) for r in done if r.get("judge")]
+    used = sorted({p for _, v in verdicts for p in v})
+    out: dict = {"model": judge_model, "prompt_sha": {p: prompt_sha(p) for p in used}}
+    for p in LOCOMO_PROMPTS:
+        if p in used:
+            out[p.removeprefix("locomo_")] = mean(float(v[p]) for why, v in verdicts if p in v and why not in UNSCORED)
+    official = [ok for _, v in verdicts for p, ok in v.items() if p.startswith("longmemeval")]
+    if official:
+        out["accuracy"] = mean(float(ok) for ok in official)
+    return out
+
+
+def cost(done: Sequence[dict]) -> dict:
+    usages = [r["judge"]["usage"] for r in done if r.get("judge")]
+    keys = ("calls", "cached", "prompt_tokens", "completion_tokens", "dollars")
+    total = {k: sum(u[k] for u in usages) for k in keys}
+    total["dollars"] = round(total["dollars"], 6)
+    total["dollars_per_question"] = round(total["dollars"] / len(done), 6) if done else 0.0
+    return total
+
+
+def write_outputs(report: dict, records: list[dict], out: Path) -> None:
+    """Plots and report.md first, report.json last: report.json is what says the run finished."""
+    from hyperloom.evals.markdown import render
+    from hyperloom.evals.plots import write_plots
+
+    report["plots"] = [p.name for p in write_plots(report, records, out)]
+    write_atomic(out / "report.md", render(report))
+    write_atomic(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")

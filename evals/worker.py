@@ -1,0 +1,113 @@
+"""Runs one unit: a fresh temporary store, the unit's turns ingested, then each question searched (and answered).
+
+The same function runs in the main process (--workers 1) and in pool processes,
+so both give the same records; only timings differ.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hyperloom.config import Config
+from hyperloom.evals.datasets import Question, Unit
+from hyperloom.evals.qa import Answerer, score_answer
+from hyperloom.evals.retrieval import score_hits, search_depth
+from hyperloom.memory.log import Turn
+from hyperloom.memory.store import MemoryStore
+from hyperloom.retrieval.embed import Embedder, OnnxMiniLM, make_embedder
+
+Emit = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class WorkSettings:
+    """Everything a worker process needs; picklable."""
+
+    dataset: str
+    mode: str
+    ks: tuple[int, ...]
+    config: dict  # Config fields except `home`, which is a fresh temporary directory per unit
+    threads: int | None = None  # onnxruntime threads per process (None: its default)
+    judge: str | None = None
+    judge_cache: str | None = None
+    judge_kwargs: dict | None = None
+    answerer: Answerer | None = None
+
+
+_embedders: dict[tuple[str, int | None], Embedder] = {}
+_judges: dict = {}
+
+
+def embedder_for(settings: WorkSettings) -> Embedder:
+    """One embedder per process, loaded and warmed once: model load is neither ingest nor search time."""
+    key = (settings.config.get("embedder", "local/minilm"), settings.threads)
+    if key not in _embedders:
+        name = key[0]
+        embedder = OnnxMiniLM(threads=settings.threads) if name == "local/minilm" else make_embedder(name)
+        embedder.embed("warm up")
+        _embedders[key] = embedder
+    return _embedders[key]
+
+
+def judge_for(settings: WorkSettings):
+    if settings.judge is None:
+        return None
+    if settings.judge not in _judges:
+        from hyperloom.evals.judge import Judge
+
+        cache = Path(settings.judge_cache) if settings.judge_cache else None
+        _judges[settings.judge] = Judge(settings.judge, cache, **(settings.judge_kwargs or {}))
+    return _judges[settings.judge]
+
+
+def run_unit(unit: Unit, settings: WorkSettings, emit: Emit) -> None:
+    """Emit one `ingest` record, then one `question` record per question, each as soon as it is done."""
+    embedder = embedder_for(settings)
+    with tempfile.TemporaryDirectory(prefix="hyperloom-eval-") as home:
+        config = Config(**settings.config, home=Path(home))
+        with MemoryStore(config, embedder=embedder) as store:
+            emit(ingest(store, unit))
+            turns = {t.id: t for t in unit.conversation.turns}
+            for question in unit.questions:
+                emit(ask(store, question, turns, settings))
+
+
+def ingest(store: MemoryStore, unit: Unit) -> dict:
+    started = time.perf_counter()
+    store.remember(unit.conversation.turns, unit.name, unit.conversation.sessions)
+    if store.config.memory == "structured":
+        store.consolidate(unit.name)  # scenes and persona, as `MemoryStore.ingest` builds them; flat search never reads them
+    store.bm25(unit.name)  # built lazily otherwise, and the first search would pay for it
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"kind": "ingest", "unit": unit.name, "turns": len(unit.conversation.turns), "seconds": seconds, "peak_rss_mb": round(peak_mb, 1)}
+
+
+def ask(store: MemoryStore, question: Question, turns: dict[str, Turn], settings: WorkSettings) -> dict:
+    record: dict = {"kind": "question", "key": question.key, "unit": question.unit, "category": question.category, "excluded": question.excluded}
+    if question.excluded is None:
+        started = time.perf_counter()
+        hits = store.search(question.text, search_depth(settings.ks), namespace=question.unit)
+        record["latency_ms"] = (time.perf_counter() - started) * 1000
+        record["ranked"] = [h.turn_id for h in hits[: max(settings.ks)]]
+        record["retrieval"] = score_hits(question, hits, turns, settings.ks)
+    if settings.mode == "qa":
+        record.update(answer(store, question, settings))
+    return record
+
+
+def answer(store: MemoryStore, question: Question, settings: WorkSettings) -> dict:
+    if settings.answerer is None:
+        raise RuntimeError("QA mode needs an answer function")
+    started = time.perf_counter()
+    prediction = settings.answerer(store, question.unit, question)
+    out = {"prediction": prediction, "gold": question.answer, "answer_ms": (time.perf_counter() - started) * 1000, "qa": score_answer(question, prediction)}
+    judge = judge_for(settings)
+    if judge is not None:
+        out["judge"] = judge.grade(settings.dataset, question, prediction)
+    return out
