@@ -48,7 +48,7 @@ class Config(BaseSettings):
     hnsw_ef_search: int = Field(64, ge=1)
     """HNSW query-time beam width; raised to k when k is larger."""
 
-    memory: Literal["flat", "structured"] = "flat"
+    memory: Literal["flat", "structured"] = "structured"
     """`structured` searches facts, scenes and the entity hypergraph too; `flat` searches turns only."""
 
     dense_weight: float = Field(0.5, ge=0.0, le=1.0)

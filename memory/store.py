@@ -131,6 +131,9 @@ class MemoryStore:
         return len(seqs)
 
     def _forget_entity(self, namespace: str, name: str) -> int:
+        if not self.structured:
+            raise InputError("Forgetting an entity needs structured memory; set HYPERLOOM_MEMORY=structured (the default) and try again.")
+        self.vectors(namespace)  # rebuilds the hypergraph first if it is missing
         target = self.hypergraph.aliases(namespace).get(name.lower())
         if target is None:
             raise InputError(f"No entity called {name!r} in namespace {namespace!r}; check the name with `hyperloom search`.")

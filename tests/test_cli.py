@@ -95,6 +95,14 @@ def test_chroma_server_that_does_not_answer(tmp_path: Path) -> None:
     assert run("doctor", home=tmp_path).returncode == 0  # nothing was half-written: the log is empty and sound
 
 
+def test_forget_a_session_then_an_entity(tmp_path: Path) -> None:
+    run("ingest", str(sample_path()), home=tmp_path)
+    assert "Forgot 8 turns (session s4)" in run("forget", "--session", "s4", "--yes", home=tmp_path).stdout
+    assert "Forgot 2 turns (entity Clara)" in run("forget", "--entity", "Clara", "--yes", home=tmp_path).stdout
+    assert "Clara" not in run("search", "Clara fig jam sister", "-k", "30", "--json", home=tmp_path).stdout
+    assert_one_line_error(run("forget", home=tmp_path), "exactly one of")
+
+
 def test_doctor_reports_packages_data_and_model(tmp_path: Path) -> None:
     result = run("doctor", home=tmp_path)
     assert result.returncode == 0, result.stdout

@@ -56,7 +56,7 @@ def test_run_report(tmp_path: Path) -> None:
     assert 0.0 <= report["retrieval"]["recall@k"]["1"] <= 1.0
     assert report["ingest"]["turns"] == 10 and report["latency_ms"]["search"]["p95"] > 0
     assert report["evidence_ids"]["skipped"] == ["conv-a q3: 'D9:99'", "conv-b q3: 'D9:99'"]
-    assert report["run"]["config"]["memory"] == "flat" and "home" not in report["run"]["config"]
+    assert report["run"]["config"]["memory"] == "structured" and "home" not in report["run"]["config"]
     assert report["run"]["versions"]["hyperloom"] and "revision" in report["run"]["git"]
     assert not (tmp_path / "unused").exists()  # evaluation never touches the user's data directory
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == report

@@ -141,7 +141,7 @@ def test_structure_stays_inside_its_namespace(structured: MemoryStore) -> None:
 
 
 def test_flat_memory_builds_no_structure_until_asked(tmp_path: Path, embedder) -> None:
-    with MemoryStore(Config(home=tmp_path / "h"), embedder=embedder) as flat:
+    with MemoryStore(Config(home=tmp_path / "h", memory="flat"), embedder=embedder) as flat:
         flat.ingest(sample_path(), "demo")
         assert flat.hierarchy.facts("demo") == []
     with MemoryStore(Config(home=tmp_path / "h", memory="structured"), embedder=embedder) as structured:
