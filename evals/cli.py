@@ -35,34 +35,34 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="Keep the questions al
 JudgeOpt = Annotated[Optional[str], typer.Option(help="A litellm model that grades answers in QA mode, e.g. openai/gpt-4o-mini.")]
 
 
-@eval_app.command("locomo")
-def eval_locomo(
-    file: Annotated[Path, typer.Argument(help="locomo10.json or a file in its format.")],
-    mode: ModeOpt = "retrieval", memory: MemoryOpt = None, k: KOpt = None, conversations: ConversationsOpt = None, limit: LimitOpt = None,
-    workers: WorkersOpt = 1, out_dir: OutOpt = None, resume: ResumeOpt = False, judge: JudgeOpt = None, config_file: ConfigOpt = None,
-) -> None:
-    """LoCoMo: each conversation in a fresh store; evidence recall@k, nDCG and spans by category."""
-    run_benchmark("locomo", file, mode, memory, k, conversations, limit, workers, out_dir, resume, judge, config_file)
+DATASETS = {
+    "locomo": ("locomo10.json or a file in its format.",
+               "LoCoMo: each conversation in a fresh store; evidence recall@k, nDCG and spans by category."),
+    "longmemeval": ("longmemeval_s_cleaned.json, _m_ or _oracle (the official files, unchanged).",
+                    "LongMemEval: each question with its own haystack in a fresh store; recall_any/all and nDCG, session and turn level."),
+    "jsonl": ("Your conversations and questions, one JSON object per line (see the README).",
+              "Your own conversations and questions: the same measures as LoCoMo, grouped by your categories."),
+}
 
 
-@eval_app.command("longmemeval")
-def eval_longmemeval(
-    file: Annotated[Path, typer.Argument(help="longmemeval_s_cleaned.json, _m_ or _oracle (the official files, unchanged).")],
-    mode: ModeOpt = "retrieval", memory: MemoryOpt = None, k: KOpt = None, conversations: ConversationsOpt = None, limit: LimitOpt = None,
-    workers: WorkersOpt = 1, out_dir: OutOpt = None, resume: ResumeOpt = False, judge: JudgeOpt = None, config_file: ConfigOpt = None,
-) -> None:
-    """LongMemEval: each question with its own haystack in a fresh store; recall_any/all and nDCG, session and turn level."""
-    run_benchmark("longmemeval", file, mode, memory, k, conversations, limit, workers, out_dir, resume, judge, config_file)
+def _register(name: str, file_help: str, doc: str) -> None:
+    """One `eval NAME` command per data set; they differ only in the file they read."""
+
+    def command(
+        file: Path,
+        mode: ModeOpt = "retrieval", memory: MemoryOpt = None, k: KOpt = None, conversations: ConversationsOpt = None, limit: LimitOpt = None,
+        workers: WorkersOpt = 1, out_dir: OutOpt = None, resume: ResumeOpt = False, judge: JudgeOpt = None, config_file: ConfigOpt = None,
+    ) -> None:
+        run_benchmark(name, file, mode, memory, k, conversations, limit, workers, out_dir, resume, judge, config_file)
+
+    command.__doc__ = doc
+    # Annotations are strings here (postponed evaluation), so the per-command help is set as an object.
+    command.__annotations__["file"] = Annotated[Path, typer.Argument(help=file_help)]
+    eval_app.command(name)(command)
 
 
-@eval_app.command("jsonl")
-def eval_jsonl(
-    file: Annotated[Path, typer.Argument(help="Your conversations and questions, one JSON object per line (see the README).")],
-    mode: ModeOpt = "retrieval", memory: MemoryOpt = None, k: KOpt = None, conversations: ConversationsOpt = None, limit: LimitOpt = None,
-    workers: WorkersOpt = 1, out_dir: OutOpt = None, resume: ResumeOpt = False, judge: JudgeOpt = None, config_file: ConfigOpt = None,
-) -> None:
-    """Your own conversations and questions: the same measures as LoCoMo, grouped by your categories."""
-    run_benchmark("jsonl", file, mode, memory, k, conversations, limit, workers, out_dir, resume, judge, config_file)
+for _name, (_file_help, _doc) in DATASETS.items():
+    _register(_name, _file_help, _doc)
 
 
 def run_benchmark(name: str, file: Path, mode: str, memory: str | None, k: str | None, conversations: str | None, limit: int | None,
