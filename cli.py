@@ -89,7 +89,7 @@ def demo(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     from hyperloom.samples import sample_path
 
     config = settings(home, "demo", config_file)
-    questions = ["Where did Maya move to?", "What instrument is Jonas learning?", "When did Jonas run his first 10k race?", "Who is Pixel?"]
+    questions = ["Where does Maya live now?", "What instrument is Jonas learning?", "When did Jonas run his first 10k race?", "Who is Pixel?"]
     with open_store(config) as store:
         if store.log.count("demo") == 0:
             store.ingest(sample_path(), "demo")

@@ -1,0 +1,181 @@
+"""Exact quotes: a suffix automaton over evidence, quote verification and repair (RESEARCH.md section 4).
+
+The automaton answers "which next symbols keep this quote a contiguous substring of
+the evidence?" with one dict lookup per decoded symbol, so constrained decoding
+costs amortised O(1) per token instead of a scan of the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, KeysView, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T", bound=Hashable)
+
+ROOT = 0  # the state of the empty quote
+
+
+class _Separator:
+    """A symbol no decoder can emit: keeps matches from running across two evidence sequences."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The longest stretch of a query found in the evidence: `evidence[start:end] == query[qstart:qstart + end - start]`."""
+
+    start: int
+    end: int
+    qstart: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+class SuffixAutomaton(Generic[T]):
+    """Every contiguous substring of the evidence is a path from ROOT; nothing else is.
+
+    Symbols are any hashable values: characters, or a tokenizer's token ids.
+    Several sequences may be added; a match never spans two of them.
+    """
+
+    def __init__(self, symbols: Iterable[T] = ()):
+        self._next: list[dict] = [{}]
+        self._link: list[int] = [-1]
+        self._len: list[int] = [0]
+        self._end: list[int] = [0]  # end position (exclusive) of the first occurrence
+        self._last = ROOT
+        self._size = 0  # symbols added, separators included
+        self.extend(symbols)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def extend(self, symbols: Iterable[T]) -> None:
+        """Append symbols to the current evidence sequence."""
+        for symbol in symbols:
+            self._append(symbol)
+
+    def add_sequence(self, symbols: Iterable[T]) -> int:
+        """Start a new evidence sequence (after a separator); returns its offset in positions."""
+        if self._size:
+            self._append(_Separator())
+        offset = self._size
+        self.extend(symbols)
+        return offset
+
+    def _append(self, symbol: object) -> None:
+        # The classic online construction (Blumer et al.): amortised O(1) per symbol.
+        self._size += 1
+        cur = self._new_state(self._len[self._last] + 1, self._size)
+        p = self._last
+        while p != -1 and symbol not in self._next[p]:
+            self._next[p][symbol] = cur
+            p = self._link[p]
+        if p == -1:
+            self._link[cur] = ROOT
+        else:
+            q = self._next[p][symbol]
+            self._link[cur] = q if self._len[p] + 1 == self._len[q] else self._clone(p, q, symbol)
+        self._last = cur
+
+    def _clone(self, p: int, q: int, symbol: object) -> int:
+        clone = self._new_state(self._len[p] + 1, self._end[q])
+        self._next[clone] = dict(self._next[q])
+        self._link[clone] = self._link[q]
+        while p != -1 and self._next[p].get(symbol) == q:
+            self._next[p][symbol] = clone
+            p = self._link[p]
+        self._link[q] = clone
+        return clone
+
+    def _new_state(self, length: int, end: int) -> int:
+        self._next.append({})
+        self._link.append(-1)
+        self._len.append(length)
+        self._end.append(end)
+        return len(self._len) - 1
+
+    # -- questions asked while decoding ---------------------------------------------------------
+
+    def step(self, state: int | None, symbol: T) -> int | None:
+        """The state after appending `symbol` to the quote, or None if it stops being a substring."""
+        return None if state is None else self._next[state].get(symbol)
+
+    def allowed(self, state: int) -> KeysView:
+        """Symbols that keep the quote a substring (separators included; a decoder never emits them)."""
+        return self._next[state].keys()
+
+    def walk(self, symbols: Iterable[T], state: int | None = ROOT) -> int | None:
+        for symbol in symbols:
+            state = self.step(state, symbol)
+            if state is None:
+                return None
+        return state
+
+    def __contains__(self, symbols: Iterable[T]) -> bool:
+        return self.walk(symbols) is not None
+
+    def first_end(self, state: int) -> int:
+        """End position (exclusive) of the first occurrence of any quote that reached `state`."""
+        return self._end[state]
+
+    def longest_match(self, query: Sequence[T]) -> Match | None:
+        """The longest contiguous piece of `query` that occurs in the evidence (first such piece)."""
+        state, length, best = ROOT, 0, None
+        for i, symbol in enumerate(query):
+            # On a mismatch, drop symbols from the front via suffix links (amortised O(1)).
+            while state != ROOT and symbol not in self._next[state]:
+                state = self._link[state]
+                length = self._len[state]
+            if symbol in self._next[state]:
+                state, length = self._next[state][symbol], length + 1
+            if length and (best is None or length > best.length):
+                # The first occurrence of the matched suffix ends where the state's first occurrence does.
+                end = self._end[state]
+                best = Match(end - length, end, i + 1 - length)
+        return best
+
+
+def verify_quote(quote: str, text: str) -> tuple[int, int] | None:
+    """(start, end) with `text[start:end] == quote` (first occurrence), or None; an empty quote never verifies."""
+    if not quote:
+        return None
+    start = text.find(quote)
+    return None if start < 0 else (start, start + len(quote))
+
+
+def repair_quote(quote: str, text: str, min_share: float = 0.5, min_chars: int = 3) -> tuple[int, int] | None:
+    """The exact span of `text` nearest to a quote that does not verify, or None if too little of it matches.
+
+    Matching ignores case (without changing lengths, so offsets stay valid); the
+    longest common substring is widened to whole words and trimmed of whitespace.
+    """
+    if exact := verify_quote(quote, text):
+        return exact
+    wanted = quote.strip().strip("\"'“”‘’")
+    match = SuffixAutomaton(_fold(text)).longest_match(_fold(wanted)) if wanted else None
+    if match is None or match.length < max(min_chars, min_share * len(wanted)):
+        return None
+    start, end = _widen_to_words(text, match.start, match.end)
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def _fold(text: str) -> str:
+    # Lower-case only where that keeps one character per character: offsets must map back 1:1.
+    return "".join(low if len(low := c.lower()) == 1 else c for c in text)
+
+
+def _widen_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return start, end
