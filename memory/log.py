@@ -152,17 +152,19 @@ class TurnLog:
 
     def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None) -> list[int]:
         """Delete one turn, one session, or (neither given) the whole namespace; returns the deleted seqs."""
-        where, args = "namespace = ?", [namespace]
         if turn is not None:
-            where, args = where + " AND id = ?", args + [turn]
+            where, args = "namespace = ? AND id = ?", (namespace, turn)
         elif session is not None:
-            where, args = where + " AND session = ?", args + [session]
+            where, args = "namespace = ? AND session = ?", (namespace, session)
+        else:
+            where, args = "namespace = ?", (namespace,)
         with self.transaction() as db:
             seqs = [r[0] for r in db.execute(f"SELECT seq FROM turns WHERE {where}", args)]
             db.execute(f"DELETE FROM turns WHERE {where}", args)
-            if turn is None:
-                db.execute(f"DELETE FROM sessions WHERE {where.replace('session', 'id')}", args)
+            if session is not None and turn is None:
+                db.execute("DELETE FROM sessions WHERE namespace = ? AND id = ?", (namespace, session))
             if turn is None and session is None:
+                db.execute("DELETE FROM sessions WHERE namespace = ?", (namespace,))
                 db.execute("DELETE FROM namespaces WHERE name = ?", (namespace,))
         return seqs
 
