@@ -135,6 +135,11 @@ class Hierarchy:
             (when, newer, namespace, speaker, attribute, newer),
         )
 
+    def spoken_by(self, namespace: str, speaker: str) -> list[tuple[int, int]]:
+        """(fact id, turn seq) of everything one speaker said."""
+        with self.log.lock:
+            return self.log.db.execute("SELECT id, turn_seq FROM facts WHERE namespace = ? AND speaker = ? ORDER BY position", (namespace, speaker)).fetchall()
+
     def with_attribute(self, namespace: str, attribute: str) -> list[Fact]:
         with self.log.lock:
             rows = self.log.db.execute(f"SELECT {_FACT_COLUMNS} FROM facts WHERE namespace = ? AND attribute = ? ORDER BY position", (namespace, attribute)).fetchall()

@@ -38,6 +38,7 @@ class MemoryStore:
         self.notices: list[str] = []  # things a front end should show the user (e.g. a rebuilt table)
         self._vectors: dict[tuple[str, str], VectorIndex] = {}
         self._bm25: dict[tuple[str, str], BM25] = {}
+        self._spoken: dict[tuple[str, str], tuple[list[int], np.ndarray]] = {}  # (namespace, speaker) -> turn seqs, fact vectors
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -146,6 +147,7 @@ class MemoryStore:
             with self.log.transaction():
                 self.hierarchy.forget_namespace(namespace)
                 self.hypergraph.forget_namespace(namespace)
+            self._forget_spoken(namespace)
             for level in LEVELS:
                 self.vectors(namespace, level).drop()
                 self._vectors.pop((namespace, level), None)
@@ -159,6 +161,7 @@ class MemoryStore:
             with self.log.transaction():
                 self.hierarchy.forget_namespace(namespace)
                 self.hypergraph.forget_namespace(namespace)
+            self._forget_spoken(namespace)
             for level in LEVELS:
                 index = self._open_vectors(namespace, level)
                 index.drop()
@@ -202,15 +205,30 @@ class MemoryStore:
         fresh = dict(zip(todo, self.embedder.embed_many([texts[j] for j in todo], self.config.embed_batch_size)))
         vectors = np.stack([known[i] if i in known else fresh[j] for j, i in enumerate(ids)])
         with self._lock:
+            self._forget_spoken(namespace)
             self.vectors(namespace, level).add(ids, vectors)
             if (namespace, level) in self._bm25:  # an unbuilt BM25 reads the stores when first needed
                 self._bm25[(namespace, level)].add(ids, texts, groups)
         return vectors
 
     def _delete(self, namespace: str, level: str, ids: list[int]) -> None:
+        self._forget_spoken(namespace)
         self.vectors(namespace, level).delete(ids)
         self.bm25(namespace, level).delete(ids)
         self.vectors(namespace, level).save()
+
+    def spoken(self, namespace: str, speaker: str) -> tuple[list[int], np.ndarray]:
+        """Turn seqs and fact vectors of everything one speaker said (cached until the namespace changes)."""
+        with self._lock:
+            key = (namespace, speaker)
+            if key not in self._spoken:
+                own = self.hierarchy.spoken_by(namespace, speaker)
+                self._spoken[key] = ([seq for _, seq in own], self.vectors(namespace, "facts").get([fid for fid, _ in own]))
+            return self._spoken[key]
+
+    def _forget_spoken(self, namespace: str) -> None:
+        for key in [k for k in self._spoken if k[0] == namespace]:
+            del self._spoken[key]
 
     def _dimension_vectors(self) -> dict[str, np.ndarray]:
         names = list(DIMENSIONS)

@@ -28,11 +28,14 @@ class Weights:
     # Measured on LoCoMo dev, recall@10 over 1,340 questions (flat 0.755): fact 0.1 -> 0.761,
     # 0.2 -> 0.757, 0.5 -> 0.729; dated 0.1 -> 0.757 (temporal 0.815 -> 0.826); scene 0.1 -> 0.755
     # (no change); point 0.1 -> 0.753. Scenes and points stay searchable but add nothing by default.
+    # Speaker-scoped facts (scoped 0.1, top 20) lift multi-hop 0.442 -> 0.469 and temporal 0.824 -> 0.837.
     fact: float = 0.1  # share of a turn's best fact score
     scene: float = 0.0  # scene score passed to the scene's best facts' turns
     point: float = 0.0  # hypergraph neighbourhood support
     dated: float = 0.1  # a "when" question lifts turns whose facts carry resolved dates
     history: float = 0.15  # current facts lead unless the question asks about the past
+    scoped: float = 0.1  # topic match among the named speaker's own facts
+    scoped_top: int = 20
     scene_seeds: int = 5
     facts_per_scene: int = 5
 
@@ -43,14 +46,17 @@ def associative_search(store, query: str, k: int, namespace: str, filters: Filte
     pool = max(100, 4 * k)
     turn_scores = _scores(store, namespace, "turns", query, qv, pool)
     fact_scores = _scores(store, namespace, "facts", query, qv, pool)
-    scene_scores = _scores(store, namespace, "scenes", query, qv, 20)
     facts = store.hierarchy.facts_by_id(list(fact_scores))
-    _add_scene_facts(store, scene_scores, fact_scores, facts, qv, namespace, weights)
+    if weights.scene:  # each level costs a search: skip the ones weighted out
+        _add_scene_facts(store, _scores(store, namespace, "scenes", query, qv, 20), fact_scores, facts, qv, namespace, weights)
     scores = defaultdict(float, {s: v for s, v in turn_scores.items()})
     for fid, score in fact_scores.items():
         fact = facts[fid]
         scores[fact.turn_seq] = max(scores[fact.turn_seq], turn_scores.get(fact.turn_seq, 0.0) + weights.fact * score * _history(fact, query, weights))
-    _add_points(store, namespace, query, scores, weights)
+    if weights.point:
+        _add_points(store, namespace, query, scores, weights)
+    if weights.scoped:
+        _add_speaker_facts(store, namespace, query, scores, weights)
     _weigh_history(store, namespace, query, scores, weights)
     if WHEN.search(query):
         for fact in facts.values():
@@ -107,6 +113,23 @@ def _add_points(store, namespace: str, query: str, scores: dict[int, float], w: 
     top = max(supported.values())
     for fid, fact in store.hierarchy.facts_by_id(list(supported)).items():
         scores[fact.turn_seq] += w.point * supported[fid] / top
+
+
+def _add_speaker_facts(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
+    """For a question about one speaker, match its topic (the name taken out) against that speaker's facts alone."""
+    speaker = named_speaker(query, store.log.speakers(namespace))
+    if speaker is None:
+        return
+    topic = re.sub(rf"\b({re.escape(speaker)}|{re.escape(speaker.split()[0])})('s)?\b", " ", query, flags=re.IGNORECASE)
+    seqs, vectors = store.spoken(namespace, speaker)
+    if not seqs:
+        return
+    sims = vectors @ store.embedder.embed(topic)
+    top = np.argsort(-sims)[: w.scoped_top]
+    best = max(float(sims[top[0]]), 1e-9)
+    for j in top:
+        seq = seqs[j]
+        scores[seq] = scores.get(seq, 0.0) + w.scoped * float(sims[j]) / best
 
 
 def _weigh_history(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
