@@ -7,8 +7,9 @@ costs amortised O(1) per token instead of a scan of the evidence.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, KeysView, Sequence
+from collections.abc import Hashable, Iterable, Iterator, KeysView, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Generic, TypeVar
 
 T = TypeVar("T", bound=Hashable)
@@ -148,29 +149,57 @@ def verify_quote(quote: str, text: str) -> tuple[int, int] | None:
     return None if start < 0 else (start, start + len(quote))
 
 
-def repair_quote(quote: str, text: str, min_share: float = 0.5, min_chars: int = 3) -> tuple[int, int] | None:
+def repair_quote(quote: str, text: str, min_ratio: float = 0.6, min_chars: int = 3) -> tuple[int, int] | None:
     """The exact span of `text` nearest to a quote that does not verify, or None if too little of it matches.
 
-    Matching ignores case (without changing lengths, so offsets stay valid); the
-    longest common substring is widened to whole words and trimmed of whitespace.
+    The longest common substring (found with the automaton) anchors the quote in
+    the text; around it, the word-bounded window most similar to the quote (difflib
+    ratio, case ignored) is kept if it is similar enough.
     """
     if exact := verify_quote(quote, text):
         return exact
-    wanted = quote.strip().strip("\"'“”‘’")
-    match = SuffixAutomaton(_fold(text)).longest_match(_fold(wanted)) if wanted else None
-    if match is None or match.length < max(min_chars, min_share * len(wanted)):
+    wanted = _fold(quote.strip().strip("\"'“”‘’").strip())
+    folded = _fold(text)
+    match = SuffixAutomaton(folded).longest_match(wanted) if wanted else None
+    if match is None or match.length < min(min_chars, len(wanted)):
         return None
-    start, end = _widen_to_words(text, match.start, match.end)
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if end > start else None
+    ratio, start, end = max(_windows(folded, wanted, match), key=lambda w: (w[0], w[2] - w[1]))
+    return (start, end) if ratio >= min_ratio else None
+
+
+def _windows(folded: str, wanted: str, match: Match) -> Iterator[tuple[float, int, int]]:
+    """(similarity, start, end) of word-bounded windows that contain the anchor and are about the quote's length."""
+    aligned, slack = match.start - match.qstart, max(3, len(wanted) // 5)
+    starts = [i for i in range(max(0, aligned - slack), match.start + 1) if _starts_word(folded, i)]
+    ends = [j for j in range(match.end, min(len(folded), aligned + len(wanted) + slack) + 1) if _ends_word(folded, j)]
+    starts = starts or [_widen_to_words(folded, match.start, match.end)[0]]
+    ends = ends or [_widen_to_words(folded, match.start, match.end)[1]]
+    for start in starts:
+        for end in ends:
+            start_, end_ = _trim(folded, start, end)
+            if end_ > start_:
+                yield SequenceMatcher(None, wanted, folded[start_:end_], autojunk=False).ratio(), start_, end_
+
+
+def _starts_word(text: str, i: int) -> bool:
+    return i < len(text) and not text[i].isspace() and (i == 0 or not (text[i - 1].isalnum() and text[i].isalnum()))
+
+
+def _ends_word(text: str, j: int) -> bool:
+    return j > 0 and not text[j - 1].isspace() and (j == len(text) or not (text[j - 1].isalnum() and text[j].isalnum()))
 
 
 def _fold(text: str) -> str:
     # Lower-case only where that keeps one character per character: offsets must map back 1:1.
     return "".join(low if len(low := c.lower()) == 1 else c for c in text)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _widen_to_words(text: str, start: int, end: int) -> tuple[int, int]:

@@ -91,10 +91,10 @@ def test_verify_quote_returns_the_first_exact_span():
 def test_repair_finds_the_nearest_exact_span():
     text = "Ada said: I adopted a puppy called Biscuit yesterday! Then we had tea."
     start, end = repair_quote("I adopted a puppy named Biscuit yesterday", text)
-    assert text[start:end] == "I adopted a puppy"
+    assert text[start:end] == "I adopted a puppy called Biscuit yesterday"
     start, end = repair_quote('"i ADOPTED a puppy called biscuit"', text)
     assert text[start:end] == "I adopted a puppy called Biscuit"
-    assert repair_quote("Ada sai", text) == (0, 8)  # widened to the whole word "Ada said"
+    assert repair_quote("ada sai", text) == (0, 8)  # widened to the whole word "Ada said"
 
 
 def test_repair_gives_up_when_too_little_matches():
@@ -110,4 +110,4 @@ def test_repair_always_returns_an_exact_span_or_none(text, quote):
     if span is not None:
         start, end = span
         assert 0 <= start < end <= len(text)
-        assert text[start:end].strip() == text[start:end]
+        assert text[start:end] == quote or text[start:end].strip() == text[start:end]
