@@ -28,7 +28,8 @@ class Weights:
     # Measured on LoCoMo dev, recall@10 over 1,340 questions (flat 0.755): fact 0.1 -> 0.761,
     # 0.2 -> 0.757, 0.5 -> 0.729; dated 0.1 -> 0.757 (temporal 0.815 -> 0.826); scene 0.1 -> 0.755
     # (no change); point 0.1 -> 0.753. Scenes and points stay searchable but add nothing by default.
-    # Speaker-scoped facts (scoped 0.1, top 20) lift multi-hop 0.442 -> 0.469 and temporal 0.824 -> 0.837.
+    # Speaker-scoped facts (scoped 0.1, top 20) lift multi-hop 0.442 -> 0.469 and temporal 0.824 -> 0.837;
+    # doing it for every named speaker adds multi-hop +0.003, temporal +0.005.
     fact: float = 0.1  # share of a turn's best fact score
     scene: float = 0.0  # scene score passed to the scene's best facts' turns
     point: float = 0.0  # hypergraph neighbourhood support
@@ -36,6 +37,7 @@ class Weights:
     history: float = 0.15  # current facts lead unless the question asks about the past
     scoped: float = 0.1  # topic match among the named speaker's own facts
     scoped_top: int = 20
+    scoped_many: bool = True  # also when the question names several speakers ("What do Jon and Gina both...")
     scene_seeds: int = 5
     facts_per_scene: int = 5
 
@@ -116,20 +118,23 @@ def _add_points(store, namespace: str, query: str, scores: dict[int, float], w: 
 
 
 def _add_speaker_facts(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
-    """For a question about one speaker, match its topic (the name taken out) against that speaker's facts alone."""
-    speaker = named_speaker(query, store.log.speakers(namespace))
-    if speaker is None:
+    """For a question about named speakers, match its topic (the names taken out) against each one's own facts."""
+    speakers = [s for s in store.log.speakers(namespace) if named_speaker(query, [s])]
+    if not speakers or (len(speakers) > 1 and not w.scoped_many):
         return
-    topic = re.sub(rf"\b({re.escape(speaker)}|{re.escape(speaker.split()[0])})('s)?\b", " ", query, flags=re.IGNORECASE)
-    seqs, vectors = store.spoken(namespace, speaker)
-    if not seqs:
-        return
-    sims = vectors @ store.embedder.embed(topic)
-    top = np.argsort(-sims)[: w.scoped_top]
-    best = max(float(sims[top[0]]), 1e-9)
-    for j in top:
-        seq = seqs[j]
-        scores[seq] = scores.get(seq, 0.0) + w.scoped * float(sims[j]) / best
+    topic = query
+    for speaker in speakers:
+        topic = re.sub(rf"\b({re.escape(speaker)}|{re.escape(speaker.split()[0])})('s)?\b", " ", topic, flags=re.IGNORECASE)
+    topic_vector = store.embedder.embed(topic)
+    for speaker in speakers:
+        seqs, vectors = store.spoken(namespace, speaker)
+        if not seqs:
+            continue
+        sims = vectors @ topic_vector
+        top = np.argsort(-sims)[: w.scoped_top]
+        best = max(float(sims[top[0]]), 1e-9)
+        for j in top:
+            scores[seqs[j]] = scores.get(seqs[j], 0.0) + w.scoped * float(sims[j]) / best
 
 
 def _weigh_history(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
