@@ -144,29 +144,28 @@ class MemoryStore:
     def _forget_namespace(self, namespace: str) -> int:
         seqs = self.log.forget(namespace)
         with self._lock:
-            with self.log.transaction():
-                self.hierarchy.forget_namespace(namespace)
-                self.hypergraph.forget_namespace(namespace)
-            self._forget_spoken(namespace)
+            self._clear_derived(namespace)
             for level in LEVELS:
-                self.vectors(namespace, level).drop()
-                self._vectors.pop((namespace, level), None)
-                self._bm25.pop((namespace, level), None)
+                self._vectors.pop((namespace, level))
             self.log.purge()
         return len(seqs)
+
+    def _clear_derived(self, namespace: str) -> None:
+        """Empty every derived store of the namespace: structure tables, caches, indexes and their files."""
+        with self.log.transaction():
+            self.hierarchy.forget_namespace(namespace)
+            self.hypergraph.forget_namespace(namespace)
+        self._forget_spoken(namespace)
+        for level in LEVELS:
+            index = self._open_vectors(namespace, level)  # not vectors(): that would first reconcile what goes
+            index.drop()
+            self._vectors[(namespace, level)] = index
+            self._bm25.pop((namespace, level), None)
 
     def reindex(self, namespace: str) -> int:
         """Rebuild every derived store of the namespace (indexes, facts, hypergraph, scenes) from the log alone."""
         with self._lock:
-            with self.log.transaction():
-                self.hierarchy.forget_namespace(namespace)
-                self.hypergraph.forget_namespace(namespace)
-            self._forget_spoken(namespace)
-            for level in LEVELS:
-                index = self._open_vectors(namespace, level)
-                index.drop()
-                self._vectors[(namespace, level)] = index
-                self._bm25.pop((namespace, level), None)
+            self._clear_derived(namespace)
             turns = self.log.turns(namespace)
             if not self.structured:
                 self._index(namespace, "turns", turns)
