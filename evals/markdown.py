@@ -78,6 +78,9 @@ def _costs(r: dict) -> str:
         f"Search latency p50 {lat['search']['p50']} ms, p95 {lat['search']['p95']} ms (top {lat['search_k']} turns). "
         f"Ingest {ing['turns_per_s']} turns/s ({ing['turns']} turns); peak memory {ing['peak_rss_mb']} MB per process."
     )
+    if r.get("temporal_dates"):
+        t = r["temporal_dates"]
+        text += f" Temporal questions whose gold date is among the resolved dates of the top-10 evidence: {t['share']:.3f} of {t['questions']}."
     if "answer" in lat:
         text += f" Answer latency p50 {lat['answer']['p50']} ms, p95 {lat['answer']['p95']} ms."
     if r.get("cost", {}).get("judge", {}).get("calls") is not None:

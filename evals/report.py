@@ -44,6 +44,7 @@ def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manif
         "evidence_ids": {"parsed": notes.get("parsed_evidence", []), "skipped": notes.get("skipped_evidence", [])},
         "input_notes": {k: v for k, v in notes.items() if v and k not in ("parsed_evidence", "skipped_evidence")},
         "latency_ms": {"search": spread(r["latency_ms"] for r in scored), "search_k": search_depth(ks)},
+        "temporal_dates": temporal_dates(scored),
         "ingest": ingest_summary([ingests[u.name] for u in units if u.name in ingests]),
         "run": run,
         "published": published.figures(dataset.name),
@@ -53,6 +54,12 @@ def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manif
         report["cost"] = {"judge": cost(done)}
         report["latency_ms"]["answer"] = spread(r["answer_ms"] for r in done)
     return report
+
+
+def temporal_dates(records: Sequence[dict]) -> dict | None:
+    """Share of temporal questions whose gold date is among the resolved dates of the top-10 evidence."""
+    found = [r["date_found"] for r in records if "date_found" in r]
+    return {"questions": len(found), "share": round(sum(found) / len(found), 4)} if found else None
 
 
 def excluded(dataset: Dataset, conversations: list[str] | None) -> dict[str, int]:

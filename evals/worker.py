@@ -96,9 +96,23 @@ def ask(store: MemoryStore, question: Question, turns: dict[str, Turn], settings
         record["latency_ms"] = (time.perf_counter() - started) * 1000
         record["ranked"] = [h.turn_id for h in hits[: max(settings.ks)]]
         record["retrieval"] = score_hits(question, hits, turns, settings.ks)
+        if question.category == "temporal" and question.answer and store.structured:
+            record["date_found"] = date_found(store, question, hits[:10])
     if settings.mode == "qa":
         record.update(answer(store, question, settings))
     return record
+
+
+def date_found(store: MemoryStore, question: Question, hits: list) -> bool:
+    """Whether the gold date is among the resolved dates of the top-10 evidence's facts (issue 3's temporal measure)."""
+    gold = _plain(str(question.answer))
+    ids = {h.turn_id for h in hits}
+    labels = {_plain(label) for f in store.hierarchy.facts(question.unit) if f.turn_id in ids for label in f.dates}
+    return any(label and label in gold for label in labels)
+
+
+def _plain(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
 
 def answer(store: MemoryStore, question: Question, settings: WorkSettings) -> dict:

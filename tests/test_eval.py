@@ -86,3 +86,15 @@ def test_question_without_an_evidence_list_is_refused(tmp_path: Path) -> None:
     del sample["qa"][1]["evidence"]
     with pytest.raises(InputError, match="no `evidence` list"):
         load_dataset("locomo", write_locomo(tmp_path / "l.json", [sample]))
+
+
+def test_report_counts_temporal_questions_whose_date_was_resolved(tmp_path: Path) -> None:
+    sample = locomo_sample()
+    sample["qa"] += [
+        {"question": "When did Ada adopt Biscuit?", "answer": "7 May 2023", "evidence": ["D1:1"], "category": 2},  # "yesterday" on 8 May
+        {"question": "When did Bo ride to the lake?", "answer": "June 2019", "evidence": ["D2:1"], "category": 2},  # no such date said
+    ]
+    options = RunOptions(ks=(1, 5), config=Config(home=tmp_path / "unused"))
+    report = run_eval(load_dataset("locomo", write_locomo(tmp_path / "l.json", [sample])), options, tmp_path / "out")
+    assert report["temporal_dates"] == {"questions": 2, "share": 0.5}
+    assert "resolved dates of the top-10 evidence: 0.500 of 2" in (tmp_path / "out" / "report.md").read_text()
