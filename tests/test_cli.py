@@ -107,3 +107,4 @@ def test_doctor_reports_packages_data_and_model(tmp_path: Path) -> None:
     result = run("doctor", home=tmp_path)
     assert result.returncode == 0, result.stdout
     assert "onnxruntime" in result.stdout and "384 dims" in result.stdout and str(tmp_path) in result.stdout
+    assert "local/smollm2: 4096 tokens of context" in result.stdout
