@@ -51,7 +51,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hyperloom.evals.locomo import load_locomo
+from hyperloom.evals.datasets.locomo import load as load_locomo
 from hyperloom.retrieval.embed import OnnxMiniLM
 from hyperloom.retrieval.index import HnswIndex
 from hyperloom.retrieval.spans import sentences
@@ -96,7 +96,7 @@ class Measurement:
 
 def dataset_messages() -> tuple[list[str], list[str]]:
     """LoCoMo turn texts and LongMemEval haystack message contents."""
-    locomo = [t.text for s in load_locomo(LOCOMO) for t in s.conversation.turns]
+    locomo = [t.text for s in load_locomo(LOCOMO).units for t in s.conversation.turns]
     questions = json.loads(LONGMEMEVAL.read_text())
     longmemeval = [m["content"] for q in questions for session in q["haystack_sessions"] for m in session]
     return locomo, longmemeval

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS turns_by_session ON turns(namespace, session, position);
 CREATE INDEX IF NOT EXISTS turns_by_position ON turns(namespace, position);
+CREATE INDEX IF NOT EXISTS turns_by_speaker ON turns(namespace, speaker);  -- every search asks who the speakers are
 """
 
 

@@ -119,7 +119,10 @@ class MemoryStore:
             return self._forget_entity(namespace, entity)
         if turn is None and session is None:
             return self._forget_namespace(namespace)
-        seqs = self.log.forget(namespace, turn=turn, session=session)
+        return self._cascade(namespace, self.log.forget(namespace, turn=turn, session=session))
+
+    def _cascade(self, namespace: str, seqs: list[int]) -> int:
+        """Remove the derived traces of turns already deleted from the log, then re-consolidate once."""
         with self._lock:
             with self.log.transaction():
                 fact_ids = self.hierarchy.forget_turns(namespace, seqs)
@@ -139,7 +142,7 @@ class MemoryStore:
         if target is None:
             raise InputError(f"No entity called {name!r} in namespace {namespace!r}; check the name with `hyperloom search`.")
         turn_ids = {self.hierarchy.fact(f).turn_id for p in self.hypergraph.points(namespace) if target in p.entities for f in p.facts}
-        return sum(self.forget(namespace, turn=t) for t in sorted(turn_ids))
+        return self._cascade(namespace, [seq for t in sorted(turn_ids) for seq in self.log.forget(namespace, turn=t)])
 
     def _forget_namespace(self, namespace: str) -> int:
         seqs = self.log.forget(namespace)
@@ -282,13 +285,15 @@ class MemoryStore:
             index.add([t.seq for t in missing], self.embedder.embed_many(texts, self.config.embed_batch_size))
 
     def _reconcile_structure(self, namespace: str) -> None:
-        """Turns without facts or facts without memory points mean a lost or damaged table: rebuild it from the log."""
+        """Turns without facts, or facts without memory points or vectors, mean a lost table or a crash mid-write: rebuild from the log."""
         with self.log.lock:
             db = self.log.db
             bare = db.execute("SELECT count(*) FROM turns t WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.turn_seq = t.seq)", (namespace,)).fetchone()[0]
             orphans = db.execute("SELECT count(*) FROM facts f WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM point_facts p WHERE p.fact = f.id)", (namespace,)).fetchone()[0]
+            fact_ids = {r[0] for r in db.execute("SELECT id FROM facts WHERE namespace = ?", (namespace,))}
+        orphans += len(fact_ids ^ self.vectors(namespace, "facts").ids())  # a crash between the facts and their vectors
         if bare or orphans:
-            self.notices.append(f"The memory structure of namespace {namespace!r} was missing or incomplete ({bare} turns without facts, {orphans} facts without memory points); rebuilt it from the turn log.")
+            self.notices.append(f"The memory structure of namespace {namespace!r} was missing or incomplete ({bare} turns without facts, {orphans} facts without memory points or vectors); rebuilt it from the turn log.")
             self.reindex(namespace)
 
     # -- reading ---------------------------------------------------------------

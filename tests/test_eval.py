@@ -11,7 +11,6 @@ from conftest import locomo_sample, write_locomo
 from hyperloom.config import Config
 from hyperloom.errors import InputError
 from hyperloom.evals.datasets import load_dataset
-from hyperloom.evals.locomo import load_locomo
 from hyperloom.evals.runner import RunOptions, run_eval
 
 
@@ -37,11 +36,6 @@ def test_categories_by_numeric_id_and_exclusions(tmp_path: Path) -> None:
     assert [q[f"conv-t/q{i}"].category for i in range(5)] == ["single-hop", "single-hop", "multi-hop", "open-domain", "adversarial"]
     assert q["conv-t/q4"].excluded == "adversarial" and q["conv-t/q4"].answer is None
     assert q["conv-t/q5"].excluded == "no evidence" and q["conv-t/q5"].answer == "2022"  # a bare number becomes text
-
-
-def test_load_locomo_still_serves_older_callers(tmp_path: Path) -> None:
-    (unit,) = load_locomo(write_locomo(tmp_path / "l.json", [locomo_sample()]))
-    assert len(unit.conversation.turns) == 5
 
 
 def test_run_report(tmp_path: Path) -> None:

@@ -149,6 +149,17 @@ def test_flat_memory_builds_no_structure_until_asked(tmp_path: Path, embedder) -
         assert "rebuilt it from the turn log" in structured.notices[0]
 
 
+def test_facts_without_vectors_after_a_crash_are_rebuilt(tmp_path: Path, embedder) -> None:
+    config = Config(home=tmp_path / "h", memory="structured")
+    with MemoryStore(config, embedder=embedder) as store:
+        store.ingest(sample_path(), "demo")
+        store.vectors("demo", "facts").drop()  # "crash": facts committed, their vectors never saved
+    with MemoryStore(config, embedder=embedder) as store:
+        assert store.search("fig jam", 1, "demo")[0].turn_id == "s3:8"
+        assert "facts without memory points or vectors" in store.notices[0]
+        assert store.vectors("demo", "facts").ids() == {f.id for f in store.hierarchy.facts("demo")}
+
+
 def test_a_lost_structure_table_is_rebuilt_from_the_log(tmp_path: Path, embedder) -> None:
     config = Config(home=tmp_path / "h", memory="structured")
     with MemoryStore(config, embedder=embedder) as store:
