@@ -57,6 +57,15 @@ class Config(BaseSettings):
     embed_batch_size: int = Field(32, ge=1)
     """Texts embedded per model call."""
 
+    model: str = "local/smollm2"
+    """The answering LLM: `local/smollm2` (embedded, offline), `none` (extractive answers, no LLM), or any litellm model name."""
+
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server for `model` (vLLM, llama.cpp server, LM Studio)."""
+
+    max_rounds: int = Field(3, ge=1, le=10)
+    """Retrieval rounds the sufficiency critic may ask for before the agent answers anyway."""
+
     @classmethod
     def load(cls, file: Path | None = None, **overrides: object) -> "Config":
         """Settings from (lowest first) defaults, a TOML file, the environment, then `overrides`."""

@@ -84,6 +84,15 @@ class Retry:
         return min(self.cap, self.backoff * 2**attempt) * random.uniform(0.8, 1.2)
 
 
+def check_model(model: str, **kw: Any) -> None:
+    """Fail now, clearly, for an unknown model name or a missing API key (the local model is not loaded)."""
+    if model.startswith("local/"):
+        if model != LOCAL_MODEL:
+            raise ModelError(f"Unknown local model {model!r}; the embedded one is {LOCAL_MODEL!r}.", "unknown_model")
+        return
+    _litellm_for(model, kw)
+
+
 def complete(messages: Sequence[dict], model: str, *, timeout: float = DEFAULT_TIMEOUT, retry: Retry = Retry(), ledger: Ledger | None = None, **kw: Any) -> Completion:
     """One chat completion. `kw` goes to litellm (api_base, api_key, max_tokens, temperature, mock_response, ...)."""
     response = _call(messages, model, timeout, retry, kw)

@@ -169,6 +169,15 @@ class TurnLog:
                 db.execute("DELETE FROM namespaces WHERE name = ?", (namespace,))
         return seqs
 
+    def replace_text(self, namespace: str, turn_id: str, text: str) -> Turn:
+        """Correct a turn's words in place (same id, session, time and position); returns the corrected turn."""
+        turn = self.turn(turn_id, namespace)
+        corrected = replace(turn, text=text)
+        validate_turn(corrected)
+        with self.transaction() as db:
+            db.execute("UPDATE turns SET text = ? WHERE seq = ?", (text, turn.seq))
+        return corrected
+
     # -- reading ---------------------------------------------------------------
 
     def turns(self, namespace: str, seqs: Iterable[int] | None = None) -> list[Turn]:

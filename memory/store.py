@@ -134,6 +134,37 @@ class MemoryStore:
             self.log.purge()
         return len(seqs)
 
+    def correct(self, namespace: str, turn_id: str, start: int, end: int, text: str) -> Turn:
+        """Replace `turn.text[start:end]` with `text` in the log, then re-derive that turn everywhere.
+
+        The log stays the truth: a correction is an edit of what was said, so a
+        reindex reproduces it, and the old words leave no trace in any store.
+        """
+        old = self._turn(namespace, turn_id)
+        if not 0 <= start <= end <= len(old.text):
+            raise InputError(f"The span {start}:{end} is outside turn {turn_id!r} ({len(old.text)} characters); pick a span of its text.")
+        with self._lock:
+            turn = self.log.replace_text(namespace, turn_id, old.text[:start] + text + old.text[end:])
+            with self.log.transaction():
+                fact_ids = self.hierarchy.forget_turns(namespace, [turn.seq])
+                self.hypergraph.forget_facts(namespace, fact_ids)
+            self._delete(namespace, "turns", [turn.seq])
+            self._delete(namespace, "facts", fact_ids)
+            if self.structured:
+                self._index_turns_and_facts(namespace, [turn], self._derive([turn], namespace))
+                self.consolidate(namespace)
+            else:
+                self._index(namespace, "turns", [turn])
+                self.save()
+            self.log.purge()
+        return turn
+
+    def _turn(self, namespace: str, turn_id: str) -> Turn:
+        try:
+            return self.log.turn(turn_id, namespace)
+        except KeyError:
+            raise InputError(f"There is no turn {turn_id!r} in namespace {namespace!r}; list them with `hyperloom search` or the inspector.") from None
+
     def _forget_entity(self, namespace: str, name: str) -> int:
         if not self.structured:
             raise InputError("Forgetting an entity needs structured memory; set HYPERLOOM_MEMORY=structured (the default) and try again.")

@@ -6,7 +6,7 @@ the weakest sit in the middle, where long-context models read least.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,10 +25,10 @@ def approximate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def render(hit: Hit) -> str:
-    """One evidence line: the turn id to cite, who, when, and the verbatim text."""
+def render(hit: Hit, note: str = "") -> str:
+    """One evidence line: the turn id to cite, who, when, the verbatim text, and any note (a superseded fact)."""
     when = f" ({hit.time[:10]})" if hit.time else ""
-    return f"[{hit.turn_id}] {hit.speaker}{when}: {hit.text}"
+    return f"[{hit.turn_id}] {hit.speaker}{when}: {hit.text}" + (f" [{note}]" if note else "")
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,15 @@ class Packed:
     tokens: int
 
 
-def pack(hits: Sequence[Hit], budget: int, count: Callable[[str], int] = approximate_tokens) -> Packed:
-    """The highest-scored hits whose lines fit in `budget` tokens, laid out strongest at both ends."""
+def pack(hits: Sequence[Hit], budget: int, count: Callable[[str], int] = approximate_tokens, notes: Mapping[str, str] | None = None) -> Packed:
+    """The highest-scored hits whose lines fit in `budget` tokens, laid out strongest at both ends.
+    `notes` (by turn id) are appended to their lines: what the model must know about a turn, such as a newer fact."""
+    notes = notes or {}
     chosen, used = [], 0
     for hit in sorted(hits, key=lambda h: -h.score):
-        cost = count(render(hit))
+        cost = count(render(hit, notes.get(hit.turn_id, "")))
         if used + cost <= budget:
             chosen.append(hit)
             used += cost
     layout = both_ends(chosen)
-    return Packed(layout, "\n".join(render(h) for h in layout), used)
+    return Packed(layout, "\n".join(render(h, notes.get(h.turn_id, "")) for h in layout), used)

@@ -30,6 +30,7 @@ class Hit:
     spans: list[Span] = field(default_factory=list)
     session: str = ""
     namespace: str = ""
+    seq: int = -1  # the turn's row in the log, which keys its vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ def _hit(turn: Turn, query: str, score: float, namespace: str) -> Hit:
         spans=best_spans(turn.id, turn.text, query),
         session=turn.session,
         namespace=namespace,
+        seq=turn.seq,
     )
 
 

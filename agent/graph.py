@@ -1,0 +1,197 @@
+"""The agent's StateGraph: rewrite → retrieve → critic ⟲ → pack → answer → verify → memorize.
+
+Nodes are plain functions of (state, runtime); the per-run `Context` (store, model,
+critic) comes through LangGraph's runtime context, so the state stays JSON and a
+checkpointer can keep it. `build()` returns the uncompiled graph: the caller
+compiles it with the checkpointer it wants (`Agent` uses SQLite).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from hyperloom.agent import llm
+from hyperloom.agent.cite import check_citations, cite, notice
+from hyperloom.agent.conflicts import with_history
+from hyperloom.agent.critic import Evidence
+from hyperloom.agent.extractive import answer_type, extractive_answer
+from hyperloom.agent.prompts import answer_messages
+from hyperloom.agent.rewrite import ASSISTANT, rewrite as rewrite_question
+from hyperloom.agent.rounds import next_queries, search_round
+from hyperloom.agent.state import Context, State, citation_from_dict, hit_from_dict, hit_to_dict
+from hyperloom.memory.log import Session, Turn
+from hyperloom.memory.temporal import parse_anchor
+from hyperloom.retrieval.pack import pack as pack_evidence
+
+HISTORY = 8  # lines of the session kept in the state for pronoun resolution
+NO_ANSWER = "No information available."
+
+Node = Callable[[State, Runtime[Context]], dict]
+
+
+def _timed(stage: str) -> Callable[[Node], Node]:
+    """Adds the node's wall time to state['timings'][stage] (summed over critic rounds)."""
+
+    def wrap(node: Node) -> Node:
+        @wraps(node)
+        def run(state: State, runtime: Runtime[Context]) -> dict:
+            started = time.perf_counter()
+            update = node(state, runtime)
+            # rewrite starts a run: timings of the thread's previous question do not carry over
+            timings = {} if stage == "rewrite" else dict(state.get("timings") or {})
+            timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000
+            return {**update, "timings": timings}
+
+        return run
+
+    return wrap
+
+
+@_timed("rewrite")
+def rewrite(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    speakers = ctx.store.log.speakers(ctx.namespace)
+    queries = rewrite_question(state["question"], speaker=ctx.speaker, speakers=speakers, history=state.get("history") or [], now=_now(ctx))
+    # A fresh run on a resumed thread: nothing of the previous question's evidence carries over.
+    return {"query": queries[0], "queries": queries, "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": []}
+
+
+@_timed("retrieve")
+def retrieve(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    evidence = [hit_from_dict(d) for d in state["evidence"]]
+    number = len(state["rounds"]) + 1
+    k = ctx.k if number == 1 else ctx.k_more
+    new, per_query = search_round(ctx.store, ctx.namespace, state["queries"], {h.turn_id for h in evidence}, k, number)
+    merged = sorted(evidence + new, key=lambda h: -h.score)
+    record = {"queries": state["queries"], "kind": state["kind"], "hits": [(h.turn_id, round(h.score, 4)) for h in new], "per_query": per_query, "probability": None}
+    return {"evidence": [hit_to_dict(h) for h in merged], "rounds": [*state["rounds"], record]}
+
+
+@_timed("critic")
+def critic(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    hits = [hit_from_dict(d) for d in state["evidence"]]
+    rounds = [dict(r) for r in state["rounds"]]
+    speakers = ctx.store.log.speakers(ctx.namespace)
+    seen = Evidence(state["query"], hits, _cosines(ctx, state["query"], hits), rounds[-1]["per_query"], len(rounds), speakers)
+    probability = ctx.critic.probability(seen)
+    rounds[-1]["probability"] = round(probability, 4)
+    if probability >= ctx.critic.threshold or len(rounds) >= ctx.max_rounds or not hits:
+        return {"rounds": rounds, "sufficient": True}
+    kind, queries = next_queries(ctx.store, ctx.namespace, state["query"], hits, speakers)
+    return {"rounds": rounds, "sufficient": False, "kind": kind, "queries": queries}
+
+
+def _cosines(ctx: Context, query: str, hits: list) -> list[float]:
+    if not hits:
+        return []
+    qv = ctx.store.embedder.embed(query)
+    vectors = ctx.store.vectors(ctx.namespace).get([h.seq for h in hits])
+    return [float(v @ qv) for v in vectors]
+
+
+@_timed("pack")
+def pack(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    hits, notes = with_history(ctx.store, ctx.namespace, [hit_from_dict(d) for d in state["evidence"]])
+    packed = pack_evidence(hits, ctx.budget, notes=notes)
+    return {"context": packed.text, "packed": [hit_to_dict(h) for h in packed.hits]}
+
+
+@_timed("answer")
+def answer(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    write = runtime.stream_writer
+    if ctx.model == llm.NO_MODEL:
+        return _extractive(state, write, notices=[])
+    options = dict(ctx.llm_options)
+    if ctx.model.startswith("local/"):  # quotes decoded verbatim from the evidence (RecaLLM)
+        options["evidence"] = [d["text"] for d in state["packed"]]
+    text = ""
+    try:
+        for chunk in llm.stream(answer_messages(state["question"], state["context"], state.get("history") or []), ctx.model, ledger=ctx.ledger, **options):
+            text += chunk
+            write(chunk)
+    except llm.ModelError as exc:
+        return _extractive(state, write, notices=[f"The model failed ({exc}); this answer is extractive, straight from memory."])
+    return {"text": text, "draft_citations": []}
+
+
+def _extractive(state: State, write: Callable[[str], None], notices: list[str]) -> dict:
+    hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)
+    found = extractive_answer(state["question"], hits)
+    write(found.text)
+    drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for s in found.citations]
+    return {"text": found.text, "draft_citations": drafts, "notices": [*state.get("notices", []), *notices]}
+
+
+@_timed("verify")
+def verify(state: State, runtime: Runtime[Context]) -> dict:
+    """Every quote checked against the log itself, not against the copy the model was shown."""
+    ctx = runtime.context
+    turns = {}
+    for d in state["packed"]:
+        try:
+            turns[d["turn_id"]] = ctx.store.log.turn(d["turn_id"], ctx.namespace)
+        except KeyError:  # forgotten while the answer was being written
+            continue
+    notices = list(state.get("notices") or [])
+    if state["draft_citations"] or state["text"] == NO_ANSWER:
+        citations = [cite(turns[c["turn_id"]], c["start"], c["end"]) for c in state["draft_citations"] if c["turn_id"] in turns and turns[c["turn_id"]].text[c["start"] : c["end"]] == c["quote"]]
+        return {"citations": [_as_dict(c) for c in citations], "notices": notices}
+    checked = check_citations(state["text"], list(turns.values()))
+    if said := notice(checked):
+        notices.append(said)
+    return {"text": checked.text or NO_ANSWER, "citations": [_as_dict(c) for c in checked.citations], "notices": notices}
+
+
+def _as_dict(citation) -> dict:
+    return {f: getattr(citation, f) for f in citation.__slots__}
+
+
+@_timed("memorize")
+def memorize(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    asked, said = f"{ctx.speaker}: {state['question']}", f"{ASSISTANT}: {state['text']}"
+    history = [*(state.get("history") or []), asked, said][-HISTORY:]
+    if ctx.remember:
+        when = _now(ctx).isoformat(timespec="seconds")
+        turns = [
+            Turn(f"{ctx.session}:{uuid.uuid4().hex[:10]}", state["question"], ctx.speaker, ctx.session, "user", when),
+            Turn(f"{ctx.session}:{uuid.uuid4().hex[:10]}", state["text"], ASSISTANT, ctx.session, "assistant", when),
+        ]
+        ctx.store.remember(turns, ctx.namespace, [Session(ctx.session, when)])
+    return {"history": history}
+
+
+def _now(ctx: Context) -> datetime:
+    return (parse_anchor(ctx.now) if ctx.now else None) or datetime.now().astimezone().replace(microsecond=0)
+
+
+def route(state: State) -> str:
+    return "pack" if state.get("sufficient") else "retrieve"
+
+
+def build() -> StateGraph:
+    """The uncompiled graph; compile it with a checkpointer to resume conversations after a restart."""
+    graph = StateGraph(State, context_schema=Context)
+    for node in (rewrite, retrieve, critic, pack, answer, verify, memorize):
+        graph.add_node(node.__name__, node)
+    graph.add_edge(START, "rewrite")
+    graph.add_edge("rewrite", "retrieve")
+    graph.add_edge("retrieve", "critic")
+    graph.add_conditional_edges("critic", route, {"retrieve": "retrieve", "pack": "pack"})
+    graph.add_edge("pack", "answer")
+    graph.add_edge("answer", "verify")
+    graph.add_edge("verify", "memorize")
+    graph.add_edge("memorize", END)
+    return graph
+
