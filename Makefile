@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 .PHONY: run install test bench clean
 
 run: install
-	$(BIN)/hyperloom demo
+	$(BIN)/hyperloom chat --demo
 
 install: $(VENV)/.installed
 

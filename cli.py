@@ -1,4 +1,4 @@
-"""The `hyperloom` command: demo, ingest, search, forget, reindex, doctor (and `eval`, in evals/cli.py)."""
+"""The `hyperloom` command: chat, demo, ingest, search, forget, reindex, doctor (and `eval`, in evals/cli.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,20 @@ def open_store(config: Config):  # imported here: the store pulls in numpy and t
     from hyperloom.memory.store import MemoryStore
 
     return MemoryStore(config)
+
+
+@app.command()
+def chat(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the sample conversation (namespace `demo`) and chat about it.")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="local/smollm2 (default, offline), none (extractive), or any litellm model.")] = None,
+    home: HomeOpt = None,
+    namespace: NamespaceOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Chat in the terminal with an agent that remembers, and inspect what it remembers."""
+    from hyperloom.tui.app import run
+
+    run(home, namespace, model=model, demo=demo, config_file=config_file)
 
 
 @app.command()

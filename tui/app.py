@@ -1,0 +1,154 @@
+"""HyperloomApp: the terminal UI over one `Agent`. Build it with `make_app`; `run` is what `hyperloom chat` calls."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from hyperloom import Agent, HyperloomError
+from hyperloom.tui.screens.chat import ChatScreen
+from hyperloom.tui.screens.welcome import WelcomeScreen
+
+DEMO_NAMESPACE = "demo"
+
+
+class Inflight:
+    """Counts worker threads using the agent, so the agent is closed only after they finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._idle:
+            self._count -= 1
+            self._idle.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
+class HyperloomApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "hyperloom"
+    BINDINGS = [Binding("f9", "toggle_dark", "Light/dark"), Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, agent: Agent, *, demo: bool = False, warm_up: bool = True) -> None:
+        super().__init__()
+        self.agent = agent
+        self.demo = demo
+        self.warm = warm_up
+        self.inflight = Inflight()
+        self.background = ""  # a background job worth showing in the status line
+        self.warming = False
+
+    def on_mount(self) -> None:
+        self.chat = ChatScreen(self.agent)
+        self.push_screen(self.chat)
+        if self.demo:
+            self.load_demo()
+        elif not self.agent.sessions():
+            self.push_screen(WelcomeScreen(), self.welcome_done)
+        else:
+            self.refresh_stats()
+        if self.warm and self.agent.config.model != "none":
+            self.warming = True
+            self.update_busy()
+            self.warm_up_model()
+
+    def welcome_done(self, demo: bool | None) -> None:
+        if demo:
+            self.load_demo()
+        else:
+            self.refresh_stats()
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def update_busy(self, task: str | None = None) -> None:
+        if task is not None:
+            self.background = task
+        chat = getattr(self, "chat", None)
+        if chat is None or not chat.is_mounted:
+            return
+        busy = "answering" if chat.answering else self.background or ("loading model" if self.warming else "")
+        if busy and chat.answering and self.warming:
+            busy = "loading model, then answering"
+        chat.status.change(busy=busy + "…" if busy else "")
+
+    @work(thread=True, exclusive=True, group="stats")
+    def refresh_stats(self) -> None:
+        with self.inflight:
+            stats = self.agent.stats()
+        self.call_from_thread(self._show_stats, stats)
+
+    def _show_stats(self, stats) -> None:
+        self.chat.status.change(stats=stats, namespace=self.agent.namespace, model=self.agent.config.model)
+
+    @work(thread=True, group="memory")
+    def load_demo(self) -> None:
+        """Switch to the demo namespace; remember the sample conversation there unless it already is."""
+        from hyperloom.samples import sample_path
+
+        self.call_from_thread(self.update_busy, "loading the demo conversation")
+        with self.inflight:
+            try:
+                if self.agent.namespace != DEMO_NAMESPACE and not self.demo:
+                    self.agent.use_namespace(DEMO_NAMESPACE)
+                if not self.agent.sessions():
+                    self.agent.ingest(sample_path())
+            except HyperloomError as exc:
+                self.call_from_thread(self.notify, str(exc), title="Demo not loaded", severity="error")
+            finally:
+                self.call_from_thread(self.update_busy, "")
+        self.call_from_thread(self.chat.start_over, DEMO_NOTE)
+
+    @work(thread=True, group="warm-up")
+    def warm_up_model(self) -> None:
+        """Import the answering machinery (langgraph, litellm: seconds) while the user types the first question."""
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # as agent/llm.py does: no network at import
+        try:
+            import hyperloom.agent.graph  # noqa: F401
+            import litellm  # noqa: F401
+        finally:
+            self.warming = False
+            self.call_from_thread(self.update_busy)
+
+
+DEMO_NOTE = """\
+Memory holds the **demo**: four sessions between Maya and Jonas (March to October 2024). Try:
+
+- *Where does Maya live now?*
+- *What instrument is Jonas learning, and who teaches him?*
+- *Who is Pixel?*
+
+**/help** lists the commands; **F2** opens the memory inspector."""
+
+
+def make_app(agent: Agent, *, demo: bool = False, warm_up: bool = True) -> HyperloomApp:
+    """The one way to build the app (tests build it here too, with an agent they opened)."""
+    return HyperloomApp(agent, demo=demo, warm_up=warm_up)
+
+
+def run(home: Path | None = None, namespace: str | None = None, *, model: str | None = None, demo: bool = False, config_file: Path | None = None) -> None:
+    """`hyperloom chat`: open the agent, run the app, close the agent once every worker has let go of it."""
+    from hyperloom.console import settings
+
+    config = settings(home, namespace or (DEMO_NAMESPACE if demo else None), config_file, **({"model": model} if model else {}))
+    agent = Agent.open(config=config)
+    app = make_app(agent, demo=demo)
+    try:
+        app.run()
+    finally:
+        app.inflight.wait(timeout=60)
+        agent.close()
