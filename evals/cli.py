@@ -32,6 +32,7 @@ LimitOpt = Annotated[Optional[int], typer.Option(help="Ask only the first N ques
 WorkersOpt = Annotated[int, typer.Option(help="Processes to fan conversations out over (results are the same as with 1).")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Run directory for results.jsonl, report.json, report.md and plots (default runs/<data set>).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Keep the questions already answered in --out and ask the rest.")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="QA mode: the answering model, `local/smollm2` (embedded), `none` (extractive, fast) or a litellm name; default from the config.")]
 JudgeOpt = Annotated[Optional[str], typer.Option(help="A litellm model that grades answers in QA mode, e.g. openai/gpt-4o-mini.")]
 
 
@@ -51,9 +52,10 @@ def _register(name: str, file_help: str, doc: str) -> None:
     def command(
         file: Path,
         mode: ModeOpt = "retrieval", memory: MemoryOpt = None, k: KOpt = None, conversations: ConversationsOpt = None, limit: LimitOpt = None,
-        workers: WorkersOpt = 1, out_dir: OutOpt = None, resume: ResumeOpt = False, judge: JudgeOpt = None, config_file: ConfigOpt = None,
+        workers: WorkersOpt = 1, out_dir: OutOpt = None, resume: ResumeOpt = False, model: ModelOpt = None, judge: JudgeOpt = None,
+        config_file: ConfigOpt = None,
     ) -> None:
-        run_benchmark(name, file, mode, memory, k, conversations, limit, workers, out_dir, resume, judge, config_file)
+        run_benchmark(name, file, mode, memory, k, conversations, limit, workers, out_dir, resume, judge, config_file, model)
 
     command.__doc__ = doc
     # Annotations are strings here (postponed evaluation), so the per-command help is set as an object.
@@ -66,7 +68,7 @@ for _name, (_file_help, _doc) in DATASETS.items():
 
 
 def run_benchmark(name: str, file: Path, mode: str, memory: str | None, k: str | None, conversations: str | None, limit: int | None,
-                  workers: int, out_dir: Path | None, resume: bool, judge: str | None, config_file: Path | None) -> None:
+                  workers: int, out_dir: Path | None, resume: bool, judge: str | None, config_file: Path | None, model: str | None = None) -> None:
     """Check every option, load the whole data set, check --out, then run: bad input fails before any work."""
     from hyperloom.evals.datasets import load_dataset
     from hyperloom.evals.files import prepare_out
@@ -76,8 +78,10 @@ def run_benchmark(name: str, file: Path, mode: str, memory: str | None, k: str |
         from hyperloom.evals.judge import require_key
 
         require_key(judge)
+    if model and mode != "qa":
+        raise InputError("--model picks the answering model, so it needs --mode qa.")
     options = RunOptions(
-        mode=mode, ks=tuple(parse_ks(k)) if k else None, config=settings(None, None, config_file, memory=memory),
+        mode=mode, ks=tuple(parse_ks(k)) if k else None, config=settings(None, None, config_file, memory=memory, model=model),
         conversations=tuple(c.strip() for c in conversations.split(",") if c.strip()) if conversations else None,
         limit=limit, workers=workers, resume=resume, judge=judge,
     )
@@ -169,6 +173,30 @@ def parse_ks(k: str) -> list[int]:
     return ks
 
 
+def print_qa(report: dict) -> None:
+    """QA scores by category; with the agent, the critic, adaptive evidence, quotes and latency per stage."""
+    qa = report["qa"]
+    judge = qa.get("judge") or {}
+    columns = [c for c in ("lenient", "strict", "accuracy") if c in judge]
+    table = Table("category", "questions", "F1", "BLEU-1", "EM", *[f"judge {c}" for c in columns], title=f"{report['dataset']}: answers (model {report['run']['config'].get('model')})")
+    from hyperloom.evals.markdown import judge_cell
+
+    for name, s in qa["by_category"].items():
+        table.add_row(name, str(s["questions"]), _num(s["f1"]), _num(s["bleu1"]), _num(s["em"]), *[_num(judge_cell(s, c)) for c in columns])
+    table.add_row("[bold]overall (published categories)[/]", str(qa["questions"]), _num(qa["f1"]), _num(qa["bleu1"]), _num(qa["em"]), *[_num(judge.get(c)) for c in columns])
+    out.print(table)
+    critic, lat = report.get("critic"), report["latency_ms"]
+    if critic:
+        out.print(f"critic {critic['kind']}: AUROC {_num(critic['auroc'])}, accuracy {_num(critic['accuracy'])}; mean rounds {_num(critic['mean_rounds'])}, "
+                  f"mean evidence turns {_num(critic['mean_evidence_turns'])}, adaptive recall {_num(critic['adaptive_recall'])} "
+                  f"(first round {_num(critic['first_round_recall'])}); quotes verified {_num(report.get('quotes_verified'))}")
+    stages = [s for s in lat if s not in ("search", "search_k") and isinstance(lat[s], dict)]
+    out.print("latency p50/p95 ms: " + ", ".join(f"{s} {lat[s]['p50']}/{lat[s]['p95']}" for s in stages))
+    cost = report.get("cost") or {}
+    if "calls" in cost:
+        out.print(f"answering: {cost['calls']} LLM calls, {cost['prompt_tokens']} + {cost['completion_tokens']} tokens, ${cost['dollars']:.4f}")
+
+
 def print_report(report: dict) -> None:
     """The headline metric at every k by category, then latency, ingest and what was skipped."""
     level, metric = report["headline"]
@@ -183,6 +211,8 @@ def print_report(report: dict) -> None:
     out.print(table)
     lat, ing = report["latency_ms"]["search"], report["ingest"]
     skipped = ", ".join(f"{n} {why}" for why, n in report["excluded"].items()) or "none"
+    if report.get("qa"):
+        print_qa(report)
     out.print(f"search p50 {lat['p50']} ms, p95 {lat['p95']} ms; ingest {ing['turns_per_s']} turns/s; not scored: {skipped}; "
               f"evidence ids parsed {len(report['evidence_ids']['parsed'])}, skipped {len(report['evidence_ids']['skipped'])}; "
               f"wall {report['run']['wall_seconds']} s")

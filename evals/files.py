@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hyperloom.errors import StorageError
 
-OUTPUTS = ("report.json", "report.md", "recall_at_k.png", "latency.png")
+OUTPUTS = ("report.json", "report.md", "recall_at_k.png", "latency.png", "rounds_recall.png", "stage_latency.png")
 
 
 def prepare_out(out: Path) -> Path:

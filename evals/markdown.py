@@ -10,7 +10,7 @@ NAMES = {"locomo": "LoCoMo", "longmemeval": "LongMemEval", "jsonl": "JSONL"}
 def render(report: dict) -> str:
     parts = [_title(report), _retrieval_table(report), _other_measures(report), _costs(report)]
     if report.get("qa"):
-        parts.append(_qa_table(report))
+        parts += [_qa_table(report), _agent_section(report)]
     parts += [_published(report), _footer(report)]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -81,9 +81,9 @@ def _costs(r: dict) -> str:
     if r.get("temporal_dates"):
         t = r["temporal_dates"]
         text += f" Temporal questions whose gold date is among the resolved dates of the top-10 evidence: {t['share']:.3f} of {t['questions']}."
-    if "answer" in lat:
-        text += f" Answer latency p50 {lat['answer']['p50']} ms, p95 {lat['answer']['p95']} ms."
-    if r.get("cost", {}).get("judge", {}).get("calls") is not None:
+    if "end_to_end" in lat:
+        text += f" Answer latency end to end p50 {lat['end_to_end']['p50']} ms, p95 {lat['end_to_end']['p95']} ms."
+    if (r.get("qa") or {}).get("judge") and r.get("cost", {}).get("judge", {}).get("calls") is not None:
         j = r["cost"]["judge"]
         text += f" Judge: {j['calls']} calls ({j['cached']} cached), ${j['dollars']:.4f}."
     return text
@@ -94,13 +94,49 @@ def _qa_table(r: dict) -> str:
     judge = qa.get("judge") or {}
     columns = [c for c in ("lenient", "strict", "accuracy") if c in judge]
     header = ["category", "questions", "F1", "BLEU-1", "EM", *[f"judge {c}" for c in columns]]
-    rows = [[name, s["questions"], s["f1"], s["bleu1"], s["em"], *[_judge_cell(s, c) for c in columns]] for name, s in qa["by_category"].items()]
+    rows = [[name, s["questions"], s["f1"], s["bleu1"], s["em"], *[judge_cell(s, c) for c in columns]] for name, s in qa["by_category"].items()]
     rows.append(["**overall**", qa["questions"], qa["f1"], qa["bleu1"], qa["em"], *[judge.get(c) for c in columns]])
     note = f"\n\nStemmer: {qa['stemmer']}." + (f" Judge `{judge['model']}`, prompts {', '.join(f'{p} sha256 {h[:12]}' for p, h in judge['prompt_sha'].items())}." if judge else "")
     return "## Answers\n\n" + _table(header, rows) + note
 
 
-def _judge_cell(scores: dict, column: str) -> float | None:
+def _agent_section(r: dict) -> str:
+    """The agent's side of QA mode: critic, adaptive evidence, quotes, per-stage latency, cost."""
+    parts = []
+    critic = r.get("critic")
+    model = (r["run"]["config"] or {}).get("model")
+    if critic:
+        trained = critic["trained_on"]
+        trained_text = ", ".join(trained) if trained else "not recorded" if trained is None else "none listed"
+        rows = [
+            ["critic", f"{critic['kind']} (threshold {_fmt(critic['threshold'])}; trained on {trained_text})"],
+            ["AUROC (first-round probability vs first round holds all gold evidence)", _fmt(critic["auroc"])],
+            ["accuracy at the threshold", _fmt(critic["accuracy"])],
+            ["questions labelled (with gold evidence) / first round sufficient", f"{critic['questions']} / {critic['positives']}"],
+            ["mean rounds", _fmt(critic["mean_rounds"])],
+            ["rounds taken (questions)", ", ".join(f"{n}: {c}" for n, c in critic["rounds"].items())],
+            ["mean evidence turns", _fmt(critic["mean_evidence_turns"])],
+            ["first-round evidence recall", _fmt(critic["first_round_recall"])],
+            ["adaptive evidence recall (all rounds)", _fmt(critic["adaptive_recall"])],
+        ]
+        if r.get("quotes"):
+            q = r["quotes"]
+            rows.append(["answers whose every quote is verbatim in the log", f"{_fmt(q['share'])} of {q['questions_with_citations']} answers with citations ({q['citations']} citations)"])
+        parts.append(f"## The agent: critic and adaptive retrieval (model `{model}`)\n\n" + _table(["measure", "value"], rows))
+    lat = r["latency_ms"]
+    stages = [s for s in lat if s not in ("search", "search_k") and isinstance(lat[s], dict)]
+    if stages:
+        rows = [[s.replace("_", " "), lat[s]["p50"], lat[s]["p95"], lat[s]["mean"]] for s in stages]
+        parts.append("Latency per graph stage, ms (stages summed over rounds):\n\n" + _table(["stage", "p50", "p95", "mean"], rows))
+    cost = r.get("cost") or {}
+    if "calls" in cost:
+        per = cost["per_question"]
+        parts.append(f"Answering cost: {cost['calls']} LLM calls, {cost['prompt_tokens']} prompt and {cost['completion_tokens']} completion tokens, "
+                     f"${cost['dollars']:.4f} (per question: {per['calls']:.2f} calls, {per['prompt_tokens']:.0f} + {per['completion_tokens']:.0f} tokens, ${per['dollars']:.5f}).")
+    return "\n\n".join(parts)
+
+
+def judge_cell(scores: dict, column: str) -> float | None:
     judge = scores.get("judge") or {}
     if column == "accuracy":
         return next((v for p, v in judge.items() if p.startswith("longmemeval")), None)

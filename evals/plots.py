@@ -48,7 +48,7 @@ def latency_histogram(records: list[dict], path: Path) -> Path:
     series = {"search": [r["latency_ms"] for r in records if r.get("kind") == "question" and "latency_ms" in r]}
     answers = [r["answer_ms"] for r in records if r.get("kind") == "question" and "answer_ms" in r]
     if answers:
-        series["answer"] = answers
+        series["answer end to end"] = answers
     figure = _figure(7.0, 3.2 * len(series))
     for i, (name, values) in enumerate(series.items(), 1):
         ax = figure.add_subplot(len(series), 1, i)
@@ -62,8 +62,44 @@ def latency_histogram(records: list[dict], path: Path) -> Path:
     return _save(figure, path)
 
 
+def stage_latency(records: list[dict], path: Path) -> Path:
+    """Per graph stage: the distribution of its milliseconds over the questions (log scale; boxes at p25-p75)."""
+    rows = [r["stages_ms"] for r in records if r.get("kind") == "question" and r.get("stages_ms")]
+    from hyperloom.evals.report import STAGES
+
+    names = [s for s in STAGES if any(s in row for row in rows)]
+    figure = _figure(7.0, 3.6)
+    ax = figure.add_subplot()
+    values = [[max(row[s], 1e-3) for row in rows if s in row] for s in names]
+    ax.boxplot(values, tick_labels=names, whis=(5, 95), showfliers=False)
+    ax.set(yscale="log", ylabel="ms per question", title="Latency per graph stage (whiskers p5-p95)")
+    ax.grid(alpha=0.3, axis="y")
+    return _save(figure, path)
+
+
+def rounds_recall(report: dict, path: Path) -> Path:
+    """By the number of rounds the critic let a question take: first-round and final (adaptive) evidence recall."""
+    by = report["critic"]["recall_by_rounds"]
+    names = [n for n in by if by[n]["questions"]]
+    figure = _figure(6.0, 3.8)
+    ax = figure.add_subplot()
+    xs = range(len(names))
+    first = [by[n]["first_round_recall"] or 0.0 for n in names]
+    final = [by[n]["adaptive_recall"] or 0.0 for n in names]
+    ax.bar([x - 0.2 for x in xs], first, width=0.4, label="after round 1")
+    ax.bar([x + 0.2 for x in xs], final, width=0.4, label="after the last round (adaptive)")
+    ax.set_xticks(list(xs), [f"{n} round{'s' if n != '1' else ''}\n({by[n]['questions']} q, {by[n]['evidence_turns']:.1f} turns)" for n in names])
+    ax.set(ylim=(0, 1.05), ylabel="evidence recall", title="Rounds taken vs evidence recall")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize="small")
+    return _save(figure, path)
+
+
 def write_plots(report: dict, records: list[dict], out: Path) -> list[Path]:
-    return [recall_curves(report, out / "recall_at_k.png"), latency_histogram(records, out / "latency.png")]
+    paths = [recall_curves(report, out / "recall_at_k.png"), latency_histogram(records, out / "latency.png")]
+    if report.get("critic"):
+        paths += [rounds_recall(report, out / "rounds_recall.png"), stage_latency(records, out / "stage_latency.png")]
+    return paths
 
 
 def compare_curves(a: dict, b: dict, labels: tuple[str, str], path: Path) -> Path:

@@ -51,9 +51,100 @@ def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manif
     }
     if manifest["mode"] == "qa":
         report["qa"] = qa_summary(done, dataset.categories, manifest.get("judge"))
-        report["cost"] = {"judge": cost(done)}
-        report["latency_ms"]["answer"] = spread(r["answer_ms"] for r in done)
+        report["answers_by"] = manifest.get("answers")
+        report["cost"] = answer_cost(done)
+        report["cost"]["judge"] = cost(done)
+        report["latency_ms"].update(stage_latency(done))
+        report["latency_ms"]["end_to_end"] = spread(r["answer_ms"] for r in done)
+        agent = [r for r in done if "rounds" in r]  # answered by the agent (not by a custom answer function)
+        if agent:
+            report["critic"] = critic_summary(agent, [ingests[u.name] for u in units if u.name in ingests])
+            report["quotes_verified"] = quotes_summary(agent)["share"]
+            report["quotes"] = quotes_summary(agent)
     return report
+
+
+STAGES = ("rewrite", "retrieve", "critic", "pack", "answer", "verify", "memorize")
+
+
+def stage_latency(done: Sequence[dict]) -> dict:
+    """p50 / p95 (and mean, max) milliseconds of each graph stage over the questions that ran it."""
+    rows = [r["stages_ms"] for r in done if r.get("stages_ms")]
+    names = [s for s in STAGES if any(s in row for row in rows)] + sorted({s for row in rows for s in row} - set(STAGES))
+    return {name: spread(row[name] for row in rows if name in row) for name in names}
+
+
+def answer_cost(done: Sequence[dict]) -> dict:
+    """What answering cost (the judge's cost is under `judge`): LLM calls, tokens and dollars, in total and per question."""
+    usages = [r["usage"] for r in done if r.get("usage")]
+    keys = ("calls", "prompt_tokens", "completion_tokens")
+    total: dict = {k: sum(u[k] for u in usages) for k in keys}
+    total["dollars"] = round(sum(u["dollars"] for u in usages), 6)
+    n = len(usages)
+    total["per_question"] = {k: round(total[k] / n, 6) if n else 0.0 for k in (*keys, "dollars")}
+    return total
+
+
+def critic_summary(done: Sequence[dict], ingests: Sequence[dict]) -> dict:
+    """How well the critic's first-round probability predicts that the first round already holds all gold evidence.
+
+    The label of a question is "the first round's hits hold every gold evidence turn"; the
+    score is the critic's first-round probability; questions without gold evidence are left out.
+    Accuracy thresholds the probability at the critic's own threshold.
+    """
+    info = next((i["critic"] for i in ingests if i.get("critic")), {})
+    threshold = info.get("threshold")
+    labelled = [(r["critic_label"], r["probabilities"][0]) for r in done if r.get("critic_label") is not None and r.get("probabilities")]
+    labels, scores = [int(label) for label, _ in labelled], [p for _, p in labelled]
+    rounds = Counter(r["rounds"] for r in done)
+    return {
+        "kind": info.get("kind"),
+        "threshold": threshold,
+        "trained_on": info.get("trained_on"),
+        "questions": len(labelled),
+        "positives": sum(labels),
+        "auroc": auroc(labels, scores),
+        "accuracy": mean(float((p >= threshold) == bool(y)) for y, p in zip(labels, scores)) if threshold is not None else None,
+        "mean_rounds": mean(r["rounds"] for r in done),
+        "rounds": {str(n): rounds[n] for n in sorted(rounds)},
+        "mean_evidence_turns": mean(r["evidence_turns"] for r in done),
+        "adaptive_recall": mean(r["adaptive_recall"] for r in done if r.get("adaptive_recall") is not None),
+        "first_round_recall": mean(r["first_round_recall"] for r in done if r.get("first_round_recall") is not None),
+        "recall_by_rounds": recall_by_rounds(done),
+    }
+
+
+def recall_by_rounds(done: Sequence[dict]) -> dict:
+    """By the number of rounds a question took: questions, mean first-round recall and mean adaptive recall."""
+    out = {}
+    for n in sorted({r["rounds"] for r in done}):
+        rows = [r for r in done if r["rounds"] == n and r.get("adaptive_recall") is not None]
+        out[str(n)] = {
+            "questions": len(rows),
+            "first_round_recall": mean(r["first_round_recall"] for r in rows),
+            "adaptive_recall": mean(r["adaptive_recall"] for r in rows),
+            "evidence_turns": mean(r["evidence_turns"] for r in rows),
+        }
+    return out
+
+
+def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
+    """ROC AUC (scikit-learn); None when only one class occurs (AUROC is undefined then)."""
+    if len(set(labels)) < 2:
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(labels, scores)), 4)
+
+
+def quotes_summary(done: Sequence[dict]) -> dict:
+    """Share of answers with citations whose every quote is verbatim in the log."""
+    cited = [r for r in done if r.get("citations")]
+    return {
+        "questions_with_citations": len(cited),
+        "citations": sum(len(r["citations"]) for r in cited),
+        "share": mean(float(r["quotes_verified"]) for r in cited),
+    }
 
 
 def temporal_dates(records: Sequence[dict]) -> dict | None:

@@ -14,7 +14,7 @@ from hyperloom.config import Config
 from hyperloom.errors import InputError
 from hyperloom.evals.datasets import Dataset, Unit
 from hyperloom.evals.files import clear_reports, prepare_out
-from hyperloom.evals.qa import Answerer
+from hyperloom.evals.qa import UNSCORED, Answerer
 from hyperloom.evals.report import build_report, write_outputs
 from hyperloom.evals.results import ResultsLog
 from hyperloom.evals.runinfo import config_for_report, git_revision, machine, versions
@@ -37,7 +37,8 @@ class RunOptions:
     judge: str | None = None
     judge_cache: Path | None = None
     judge_kwargs: dict | None = None  # passed to litellm.completion (tests: mock_response)
-    answerer: Answerer | None = None  # QA mode: (store, namespace, question) -> answer
+    answerer: Answerer | None = None  # QA mode: (store, namespace, question) -> answer; None answers with the agent
+    critic: object | None = None  # QA mode with the agent: a picklable critic; None is the agent's default (shipped weights)
 
 
 def plan(dataset: Dataset, options: RunOptions) -> list[Unit]:
@@ -66,8 +67,6 @@ def plan(dataset: Dataset, options: RunOptions) -> list[Unit]:
 def check_options(options: RunOptions) -> None:
     if options.mode not in MODES:
         raise InputError(f"Mode {options.mode!r} is unknown; use --mode retrieval or --mode qa.")
-    if options.mode == "qa" and options.answerer is None:
-        raise InputError("QA mode is not available yet (it needs the agent, which is not built yet); use --mode retrieval.")
     if options.judge and options.mode != "qa":
         raise InputError("--judge grades answers, so it needs --mode qa.")
     if options.workers < 1:
@@ -76,6 +75,20 @@ def check_options(options: RunOptions) -> None:
         raise InputError(f"--limit must be at least 1, not {options.limit}.")
     if options.ks is not None and (not options.ks or min(options.ks) < 1):
         raise InputError("--k needs cut-offs of at least 1, e.g. 1,5,10,25.")
+    if options.mode == "qa" and options.answerer is None:
+        check_agent(options.config or Config(), options.critic)
+
+
+def check_agent(config: Config, critic: object | None) -> None:
+    """Before any ingest: the answering model is known (and has its key), and the default critic's weights load."""
+    from hyperloom.agent import llm
+
+    if config.model != llm.NO_MODEL:
+        llm.check_model(config.model, **({"api_base": config.api_base} if config.api_base else {}))
+    if critic is None and config.model in (llm.NO_MODEL, llm.LOCAL_MODEL):
+        from hyperloom.agent.critic import LogisticCritic
+
+        LogisticCritic.load()  # the critic the agent will use; missing weights fail here, in one sentence
 
 
 def run_eval(dataset: Dataset, options: RunOptions, out: Path, on_progress: Progress | None = None) -> dict:
@@ -112,7 +125,7 @@ def run_eval(dataset: Dataset, options: RunOptions, out: Path, on_progress: Prog
 
 def manifest(dataset: Dataset, options: RunOptions, ks: tuple[int, ...], config: Config) -> dict:
     """What makes two runs comparable; --resume refuses to mix runs whose manifests differ."""
-    return {
+    out = {
         "dataset": dataset.name,
         "file": str(dataset.path.resolve()),
         "file_sha256": _sha256(dataset.path),
@@ -123,6 +136,16 @@ def manifest(dataset: Dataset, options: RunOptions, ks: tuple[int, ...], config:
         "limit": options.limit,
         "judge": options.judge,
     }
+    if options.mode == "qa":
+        out["answers"] = answers_by(options)
+    return out
+
+
+def answers_by(options: RunOptions) -> str:
+    """What answers in QA mode, for the manifest: a resume must not mix answers of two critics or answer functions."""
+    if options.answerer is not None:
+        return f"answerer {getattr(options.answerer, '__qualname__', type(options.answerer).__name__)}"
+    return f"agent, critic {options.critic!r}" if options.critic is not None else "agent, default critic"
 
 
 def pending(units: list[Unit], done: set[str]) -> list[Unit]:
@@ -145,6 +168,7 @@ def work_settings(dataset: Dataset, options: RunOptions, ks: tuple[int, ...], co
         judge_cache=str(options.judge_cache) if options.judge_cache else None,
         judge_kwargs=options.judge_kwargs,
         answerer=options.answerer,
+        critic=options.critic,
     )
 
 
@@ -155,6 +179,7 @@ class Running:
         self.level, self.metric = dataset.headline
         self.k = str(10 if 10 in ks else max(ks))
         self.values: list[float] = []
+        self.f1: list[float] = []
         self.done, self.total, self.on_progress = 0, total, on_progress
         for record in records:
             self.add(record, quiet=True)
@@ -167,12 +192,16 @@ class Running:
         level = (record.get("retrieval") or {}).get(self.level)
         if level:
             self.values.append(level[self.metric][self.k])
+        scores = record.get("qa") or {}
+        if scores.get("f1") is not None and record.get("excluded") not in UNSCORED:
+            self.f1.append(scores["f1"])
         if not quiet:
             self._report()
 
     def text(self) -> str:
         name = f"{self.metric}@{self.k}" if self.level == "turn" else f"{self.level} {self.metric}@{self.k}"
-        return f"{name} {statistics.fmean(self.values):.3f}" if self.values else f"{name} -"
+        text = f"{name} {statistics.fmean(self.values):.3f}" if self.values else f"{name} -"
+        return text + (f", F1 {statistics.fmean(self.f1):.3f}" if self.f1 else "")
 
     def _report(self) -> None:
         if self.on_progress:

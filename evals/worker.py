@@ -36,7 +36,13 @@ class WorkSettings:
     judge: str | None = None
     judge_cache: str | None = None
     judge_kwargs: dict | None = None
-    answerer: Answerer | None = None
+    answerer: Answerer | None = None  # QA mode: a custom answer function instead of the agent
+    critic: object | None = None  # QA mode with the agent: None is the agent's default (the shipped critic)
+
+    @property
+    def agent(self) -> bool:
+        """QA mode answers with the agent unless a custom answer function is given."""
+        return self.mode == "qa" and self.answerer is None
 
 
 _embedders: dict[tuple[str, int | None], Embedder] = {}
@@ -70,11 +76,21 @@ def run_unit(unit: Unit, settings: WorkSettings, emit: Emit) -> None:
     embedder = embedder_for(settings)
     with tempfile.TemporaryDirectory(prefix="hyperloom-eval-") as home:
         config = Config(**settings.config, home=Path(home))
-        with MemoryStore(config, embedder=embedder) as store:
-            emit(ingest(store, unit))
+        store = MemoryStore(config, embedder=embedder)
+        agent = None
+        try:
+            record = ingest(store, unit)
+            if settings.agent:
+                from hyperloom.evals.agent_qa import critic_info, make_agent
+
+                agent = make_agent(store, config, unit, settings.critic)
+                record["critic"] = critic_info(agent)
+            emit(record)
             turns = {t.id: t for t in unit.conversation.turns}
             for question in unit.questions:
-                emit(ask(store, question, turns, settings))
+                emit(ask(store, question, turns, settings, agent, unit))
+        finally:
+            (agent or store).close()  # the agent closes its checkpoints and the store
 
 
 def ingest(store: MemoryStore, unit: Unit) -> dict:
@@ -88,7 +104,7 @@ def ingest(store: MemoryStore, unit: Unit) -> dict:
     return {"kind": "ingest", "unit": unit.name, "turns": len(unit.conversation.turns), "seconds": seconds, "peak_rss_mb": round(peak_mb, 1)}
 
 
-def ask(store: MemoryStore, question: Question, turns: dict[str, Turn], settings: WorkSettings) -> dict:
+def ask(store: MemoryStore, question: Question, turns: dict[str, Turn], settings: WorkSettings, agent=None, unit: Unit | None = None) -> dict:
     record: dict = {"kind": "question", "key": question.key, "unit": question.unit, "category": question.category, "excluded": question.excluded}
     if question.excluded is None:
         started = time.perf_counter()
@@ -99,7 +115,7 @@ def ask(store: MemoryStore, question: Question, turns: dict[str, Turn], settings
         if question.category == "temporal" and question.answer and store.structured:
             record["date_found"] = date_found(store, question, hits[:10])
     if settings.mode == "qa":
-        record.update(answer(store, question, settings))
+        record.update(answer(store, question, settings, agent, unit))
     return record
 
 
@@ -115,12 +131,20 @@ def _plain(text: str) -> str:
     return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
 
-def answer(store: MemoryStore, question: Question, settings: WorkSettings) -> dict:
-    if settings.answerer is None:
-        raise RuntimeError("QA mode needs an answer function")
-    started = time.perf_counter()
-    prediction = settings.answerer(store, question.unit, question)
-    out = {"prediction": prediction, "gold": question.answer, "answer_ms": (time.perf_counter() - started) * 1000, "qa": score_answer(question, prediction)}
+def answer(store: MemoryStore, question: Question, settings: WorkSettings, agent=None, unit: Unit | None = None) -> dict:
+    """The answer (by the agent, or by a custom answer function), its scores and, with --judge, the verdicts."""
+    if agent is not None:
+        from hyperloom.evals.agent_qa import ask_agent, question_now
+
+        out = ask_agent(agent, question, question_now(question, unit) if unit else question.date)
+        prediction = out["prediction"]
+    elif settings.answerer is not None:
+        started = time.perf_counter()
+        prediction = settings.answerer(store, question.unit, question)
+        out = {"prediction": prediction, "answer_ms": (time.perf_counter() - started) * 1000}
+    else:
+        raise RuntimeError("QA mode needs the agent or an answer function")
+    out.update(gold=question.answer, qa=score_answer(question, prediction))
     judge = judge_for(settings)
     if judge is not None:
         out["judge"] = judge.grade(settings.dataset, question, prediction)
