@@ -43,12 +43,13 @@ class StatusLine(Static):
 
     def render(self) -> Content:
         s = self.status
-        parts: list[tuple[str, str] | str] = [("model ", "$text-muted"), (s.model, "bold $text"), ("  ns ", "$text-muted"), (s.namespace, "bold $text")]
+        # Fits 80 columns: model · namespace · memory size · last answer.
+        parts: list[tuple[str, str] | str] = [(s.model, "bold $text"), " · ns ", (s.namespace, "bold $text")]
         if s.stats is not None:
             st = s.stats
-            parts.append(f"  {st.turns} turns · {st.facts} facts · {st.scenes} scenes · {st.entities} entities")
+            parts.append(f" · {st.turns} turns {st.facts} facts {st.scenes} scenes {st.entities} entities")
         if s.latency is not None:
-            parts.append(f"  last {s.latency:.1f} s, {s.rounds} round{'s' if s.rounds != 1 else ''}")
+            parts.append(f" · {s.latency:.1f} s, {s.rounds} round{'s' if s.rounds != 1 else ''}")
         if s.busy:
             parts.append(("  " + SPINNER[self.frame % len(SPINNER)] + " " + s.busy, "bold $warning"))
         return Content.assemble(*parts)
