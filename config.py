@@ -63,6 +63,9 @@ class Config(BaseSettings):
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server for `model` (vLLM, llama.cpp server, LM Studio)."""
 
+    llm_timeout: float = Field(60.0, gt=0)
+    """Seconds an LLM call may take before it counts as failed (then retried, then answered extractively)."""
+
     max_rounds: int = Field(3, ge=1, le=10)
     """Retrieval rounds the sufficiency critic may ask for before the agent answers anyway."""
 

@@ -143,7 +143,8 @@ class Agent:
         return Context(self.store, self.namespace, self.session, speaker or self.speaker, self.config.model, self.critic, remember=remember, max_rounds=self.config.max_rounds, llm_options=self._llm_options(), now=now)
 
     def _llm_options(self) -> dict:
-        return {"api_base": self.config.api_base} if self.config.api_base else {}
+        options = {"timeout": self.config.llm_timeout}
+        return options | ({"api_base": self.config.api_base} if self.config.api_base else {})
 
     @property
     def critic(self) -> Critic:

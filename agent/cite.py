@@ -1,7 +1,7 @@
 """Citations out of a model's answer, each checked against the log (DESIGN.md invariant 2).
 
 A model writes `[turn id] "quote"`. Every quote is looked up in the turn it names
-(or, without a usable id, in every evidence turn): an exact match is kept, a near
+first, then in every other evidence turn: an exact match is kept, a near
 one is repaired to the exact span of the log, anything else is removed and the
 answer says so. What is left always satisfies `turn.text[start:end] == quote`.
 """
@@ -35,7 +35,8 @@ def check_citations(output: str, turns: Sequence[Turn]) -> Checked:
     citations, repaired, removed = [], 0, 0
     for match in _CITED.finditer(output):
         named = by_id.get((match.group("before") or match.group("after") or "").strip())
-        found = _locate(match.group("quote"), [named] if named else list(turns))
+        # The named turn first; models get ids wrong more often than words.
+        found = _locate(match.group("quote"), ([named] if named else []) + [t for t in turns if t is not named])
         if found is None:
             removed += 1
             continue
