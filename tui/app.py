@@ -13,6 +13,7 @@ from textual.binding import Binding
 from hyperloom import Agent, HyperloomError
 from hyperloom.tui.screens.chat import ChatScreen
 from hyperloom.tui.screens.welcome import WelcomeScreen
+from hyperloom.tui.widgets.status import StatusLine
 
 DEMO_NAMESPACE = "demo"
 
@@ -56,12 +57,16 @@ class HyperloomApp(App):
         self.chat = ChatScreen(self.agent)
         self.push_screen(self.chat)
         if self.demo:
-            self.load_demo()
+            self.load_demo()  # warms the model up once the demo is in: both at once would starve the UI thread
         elif not self.agent.sessions():
             self.push_screen(WelcomeScreen(), self.welcome_done)
+            self.start_warm_up()
         else:
             self.refresh_stats()
-        if self.warm and self.agent.config.model != "none":
+            self.start_warm_up()
+
+    def start_warm_up(self) -> None:
+        if self.warm and not self.warming and self.agent.config.model != "none":
             self.warming = True
             self.update_busy()
             self.warm_up_model()
@@ -79,8 +84,8 @@ class HyperloomApp(App):
         if task is not None:
             self.background = task
         chat = getattr(self, "chat", None)
-        if chat is None or not chat.is_mounted:
-            return
+        if chat is None or not chat.query(StatusLine):
+            return  # not composed yet: the chat screen asks again on mount
         busy = "answering" if chat.answering else self.background or ("loading model" if self.warming else "")
         if busy and chat.answering and self.warming:
             busy = "loading model, then answering"
@@ -112,6 +117,7 @@ class HyperloomApp(App):
             finally:
                 self.call_from_thread(self.update_busy, "")
         self.call_from_thread(self.chat.start_over, DEMO_NOTE)
+        self.call_from_thread(self.start_warm_up)
 
     @work(thread=True, group="warm-up")
     def warm_up_model(self) -> None:

@@ -50,6 +50,7 @@ class ChatScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#hint").display = False
         self.status.change(model=self.agent.config.model, namespace=self.agent.namespace)
+        self.app.update_busy()
         self.prompt.focus()
 
     @property
