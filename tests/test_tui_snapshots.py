@@ -28,6 +28,8 @@ def agent(tmp_path, embedder, template):
 async def ask_where_maya_lives(pilot) -> None:
     await type_line(pilot, "Where does Maya live now?")
     await until(pilot, answered(pilot.app))
+    await until(pilot, lambda: pilot.app.chat.status.status.stats.turns == 34)  # the counts refresh in a worker
+    await pilot.app.workers.wait_for_complete()
     pilot.app.chat.status.change(latency=0.42)  # measured latency varies run to run; pin it for the picture
     await pilot.pause()
 
