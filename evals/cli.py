@@ -190,6 +190,9 @@ def print_qa(report: dict) -> None:
         out.print(f"critic {critic['kind']}: AUROC {_num(critic['auroc'])}, accuracy {_num(critic['accuracy'])}; mean rounds {_num(critic['mean_rounds'])}, "
                   f"mean evidence turns {_num(critic['mean_evidence_turns'])}, adaptive recall {_num(critic['adaptive_recall'])} "
                   f"(first round {_num(critic['first_round_recall'])}); quotes verified {_num(report.get('quotes_verified'))}")
+        if critic.get("held_out"):
+            held = critic["held_out"]
+            out.print(f"the critic was trained on {', '.join(critic['trained_on_in_run'])}; held out ({held['questions']} questions): AUROC {_num(held['auroc'])}, accuracy {_num(held['accuracy'])}")
     stages = [s for s in lat if s not in ("search", "search_k") and isinstance(lat[s], dict)]
     out.print("latency p50/p95 ms: " + ", ".join(f"{s} {lat[s]['p50']}/{lat[s]['p95']}" for s in stages))
     cost = report.get("cost") or {}

@@ -112,6 +112,7 @@ def _agent_section(r: dict) -> str:
             ["critic", f"{critic['kind']} (threshold {_fmt(critic['threshold'])}; trained on {trained_text})"],
             ["AUROC (first-round probability vs first round holds all gold evidence)", _fmt(critic["auroc"])],
             ["accuracy at the threshold", _fmt(critic["accuracy"])],
+            *([[f"held out (not in its training conversations): AUROC / accuracy / questions", f"{_fmt(critic['held_out']['auroc'])} / {_fmt(critic['held_out']['accuracy'])} / {critic['held_out']['questions']}"]] if critic.get("held_out") else []),
             ["questions labelled (with gold evidence) / first round sufficient", f"{critic['questions']} / {critic['positives']}"],
             ["mean rounds", _fmt(critic["mean_rounds"])],
             ["rounds taken (questions)", ", ".join(f"{n}: {c}" for n, c in critic["rounds"].items())],
@@ -122,7 +123,9 @@ def _agent_section(r: dict) -> str:
         if r.get("quotes"):
             q = r["quotes"]
             rows.append(["answers whose every quote is verbatim in the log", f"{_fmt(q['share'])} of {q['questions_with_citations']} answers with citations ({q['citations']} citations)"])
-        parts.append(f"## The agent: critic and adaptive retrieval (model `{model}`)\n\n" + _table(["measure", "value"], rows))
+        warning = (f"\n\nThe critic was trained on {', '.join(critic['trained_on_in_run'])}, which this run also asks about: "
+                   "only the held-out row measures it on conversations it has not seen.") if critic.get("trained_on_in_run") else ""
+        parts.append(f"## The agent: critic and adaptive retrieval (model `{model}`)\n\n" + _table(["measure", "value"], rows) + warning)
     lat = r["latency_ms"]
     stages = [s for s in lat if s not in ("search", "search_k") and isinstance(lat[s], dict)]
     if stages:

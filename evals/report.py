@@ -93,24 +93,35 @@ def critic_summary(done: Sequence[dict], ingests: Sequence[dict]) -> dict:
     Accuracy thresholds the probability at the critic's own threshold.
     """
     info = next((i["critic"] for i in ingests if i.get("critic")), {})
-    threshold = info.get("threshold")
-    labelled = [(r["critic_label"], r["probabilities"][0]) for r in done if r.get("critic_label") is not None and r.get("probabilities")]
-    labels, scores = [int(label) for label, _ in labelled], [p for _, p in labelled]
+    threshold, trained = info.get("threshold"), info.get("trained_on")
     rounds = Counter(r["rounds"] for r in done)
-    return {
+    seen = sorted({r["unit"] for r in done} & set(trained or ()))
+    out = {
         "kind": info.get("kind"),
         "threshold": threshold,
-        "trained_on": info.get("trained_on"),
-        "questions": len(labelled),
-        "positives": sum(labels),
-        "auroc": auroc(labels, scores),
-        "accuracy": mean(float((p >= threshold) == bool(y)) for y, p in zip(labels, scores)) if threshold is not None else None,
+        "trained_on": trained,
+        "trained_on_in_run": seen,  # conversations the critic practised on: its AUROC there is not held out
+        **discrimination(done, threshold),
+        "held_out": discrimination([r for r in done if r["unit"] not in seen], threshold) if seen else None,
         "mean_rounds": mean(r["rounds"] for r in done),
         "rounds": {str(n): rounds[n] for n in sorted(rounds)},
         "mean_evidence_turns": mean(r["evidence_turns"] for r in done),
         "adaptive_recall": mean(r["adaptive_recall"] for r in done if r.get("adaptive_recall") is not None),
         "first_round_recall": mean(r["first_round_recall"] for r in done if r.get("first_round_recall") is not None),
         "recall_by_rounds": recall_by_rounds(done),
+    }
+    return out
+
+
+def discrimination(done: Sequence[dict], threshold: float | None) -> dict:
+    """AUROC and accuracy of the first-round probability against the first-round label."""
+    labelled = [(r["critic_label"], r["probabilities"][0]) for r in done if r.get("critic_label") is not None and r.get("probabilities")]
+    labels, scores = [int(label) for label, _ in labelled], [p for _, p in labelled]
+    return {
+        "questions": len(labelled),
+        "positives": sum(labels),
+        "auroc": auroc(labels, scores),
+        "accuracy": mean(float((p >= threshold) == bool(y)) for y, p in zip(labels, scores)) if threshold is not None else None,
     }
 
 

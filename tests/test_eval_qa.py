@@ -95,7 +95,7 @@ def test_qa_answers_are_scored_as_worked_out_by_hand(tmp_path: Path) -> None:
     assert qa["by_category"]["adversarial"]["f1"] == 0.0 and qa["judge"] is None
 
     critic = report["critic"]
-    assert critic["kind"] == "FixedCritic" and critic["threshold"] == 0.5
+    assert critic["kind"] == "FixedCritic" and critic["threshold"] == 0.5 and critic["held_out"] is None
     assert critic["questions"] == 4 and critic["positives"] == 4 and critic["auroc"] is None  # one class only: AUROC is undefined
     assert critic["accuracy"] == 1.0 and critic["mean_rounds"] == 1.0 and critic["rounds"] == {"1": 5}
     assert critic["mean_evidence_turns"] == 5.0 and critic["adaptive_recall"] == 1.0 and critic["first_round_recall"] == 1.0
@@ -125,13 +125,16 @@ def test_critic_auroc_and_accuracy_by_hand() -> None:
     # Labels 1, 0, 1, 0 with first-round probabilities 0.9, 0.2, 0.4, 0.6: of the four (positive, negative)
     # pairs, the positive ranks higher in three (0.9>0.2, 0.9>0.6, 0.4>0.2) -> AUROC 0.75; at 0.5, two right -> 0.5.
     rows = [
-        {"critic_label": label, "probabilities": [p, 0.99], "rounds": n, "evidence_turns": t, "adaptive_recall": ar, "first_round_recall": fr}
-        for label, p, n, t, ar, fr in [(True, 0.9, 1, 8, 1.0, 1.0), (False, 0.2, 2, 13, 1.0, 0.5), (True, 0.4, 2, 13, 1.0, 1.0), (False, 0.6, 1, 8, 0.0, 0.0)]
+        {"unit": unit, "critic_label": label, "probabilities": [p, 0.99], "rounds": n, "evidence_turns": t, "adaptive_recall": ar, "first_round_recall": fr}
+        for unit, label, p, n, t, ar, fr in [("conv-26", True, 0.9, 1, 8, 1.0, 1.0), ("conv-26", False, 0.2, 2, 13, 1.0, 0.5),
+                                             ("conv-99", True, 0.4, 2, 13, 1.0, 1.0), ("conv-99", False, 0.6, 1, 8, 0.0, 0.0)]
     ]
     summary = critic_summary(rows, [{"critic": {"kind": "LogisticCritic", "threshold": 0.5, "trained_on": ["conv-26"]}}])
     assert summary["auroc"] == 0.75 and summary["accuracy"] == 0.5
     assert summary["mean_rounds"] == 1.5 and summary["mean_evidence_turns"] == 10.5 and summary["adaptive_recall"] == 0.75
     assert summary["trained_on"] == ["conv-26"] and summary["rounds"] == {"1": 2, "2": 2}
+    # conv-26 is where the critic practised: held out are the last two, ranked the wrong way round.
+    assert summary["trained_on_in_run"] == ["conv-26"] and summary["held_out"] == {"questions": 2, "positives": 1, "auroc": 0.0, "accuracy": 0.0}
     assert summary["recall_by_rounds"]["2"] == {"questions": 2, "first_round_recall": 0.75, "adaptive_recall": 1.0, "evidence_turns": 13.0}
 
 
