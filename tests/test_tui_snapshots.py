@@ -26,6 +26,7 @@ def agent(tmp_path, embedder, template):
 
 
 async def ask_where_maya_lives(pilot) -> None:
+    pilot.app.chat.prompt.cursor_blink = False  # a blinking cursor would make the picture depend on timing
     await type_line(pilot, "Where does Maya live now?")
     await until(pilot, answered(pilot.app))
     await until(pilot, lambda: pilot.app.chat.status.status.stats.turns == 34)  # the counts refresh in a worker
@@ -79,6 +80,7 @@ def test_forget_asks_for_confirmation(snap_compare, agent):
     """`/forget session s1` opens a red-bordered dialog asking to confirm, with 'Cancel (n)' focused."""
 
     async def run_before(pilot) -> None:
+        pilot.app.chat.prompt.cursor_blink = False
         await type_line(pilot, "/forget session s1")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
 
