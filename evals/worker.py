@@ -63,12 +63,13 @@ def embedder_for(settings: WorkSettings) -> Embedder:
 def judge_for(settings: WorkSettings):
     if settings.judge is None:
         return None
-    if settings.judge not in _judges:
+    key = (settings.judge, settings.judge_cache, repr(sorted((settings.judge_kwargs or {}).items())))  # one judge per model, cache and options
+    if key not in _judges:
         from hyperloom.evals.judge import Judge
 
         cache = Path(settings.judge_cache) if settings.judge_cache else None
-        _judges[settings.judge] = Judge(settings.judge, cache, **(settings.judge_kwargs or {}))
-    return _judges[settings.judge]
+        _judges[key] = Judge(settings.judge, cache, **(settings.judge_kwargs or {}))
+    return _judges[key]
 
 
 def run_unit(unit: Unit, settings: WorkSettings, emit: Emit) -> None:
