@@ -41,6 +41,14 @@ def rows(a: dict, b: dict) -> list[tuple[str, float | None, float | None]]:
     for measure in ("f1", "bleu1", "em"):
         if _get(a, "qa", measure) is not None or _get(b, "qa", measure) is not None:
             out.append((f"QA {measure}", _get(a, "qa", measure), _get(b, "qa", measure)))
+    for measure in ("auroc", "accuracy", "mean_rounds", "mean_evidence_turns", "adaptive_recall"):
+        if _get(a, "critic", measure) is not None or _get(b, "critic", measure) is not None:
+            out.append((f"critic {measure.replace('_', ' ')}", _get(a, "critic", measure), _get(b, "critic", measure)))
+    for q in ("p50", "p95"):
+        if _get(a, "latency_ms", "end_to_end", q) is not None or _get(b, "latency_ms", "end_to_end", q) is not None:
+            out.append((f"answer latency {q} (ms)", _get(a, "latency_ms", "end_to_end", q), _get(b, "latency_ms", "end_to_end", q)))
+    if _get(a, "cost", "dollars") is not None or _get(b, "cost", "dollars") is not None:
+        out.append(("answering dollars", _get(a, "cost", "dollars"), _get(b, "cost", "dollars")))
     return out
 
 

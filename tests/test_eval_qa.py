@@ -18,6 +18,7 @@ from conftest import locomo_sample, write_locomo
 from hyperloom.agent.critic import FixedCritic
 from hyperloom.config import Config
 from hyperloom.errors import HyperloomError
+from hyperloom.evals.compare import load_run, rows
 from hyperloom.evals.agent_qa import adaptive_recall, critic_label, question_now
 from hyperloom.evals.datasets import load_dataset
 from hyperloom.evals.report import STAGES, critic_summary
@@ -174,6 +175,8 @@ def test_qa_two_workers_give_the_same_results_as_one(tmp_path: Path) -> None:
     b = run_eval(dataset, options(tmp_path, workers=2), tmp_path / "two")
     assert stable(records(tmp_path / "one")) == stable(records(tmp_path / "two"))
     assert a["qa"] == b["qa"] and a["critic"] == b["critic"] and a["quotes"] == b["quotes"] and b["run"]["workers"] == 2
+    table = {measure: (x, y) for measure, x, y in rows(load_run(tmp_path / "one"), load_run(tmp_path / "two"))}
+    assert table["QA f1"] == (a["qa"]["f1"], b["qa"]["f1"]) and table["critic mean rounds"] == (1.0, 1.0) and "answer latency p95 (ms)" in table
 
 
 def test_qa_with_the_agent_and_a_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
