@@ -64,6 +64,12 @@ class Stream:
     def __iter__(self) -> Iterator[str]:
         return self._chunks
 
+    def close(self) -> None:
+        """Abandon the answer: the run stops at the next chunk and nothing of it is remembered."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
 
 class Agent:
     """A memory agent over one data directory and namespace. Open it with `Agent.open`; close it (or use `with`)."""
@@ -266,7 +272,16 @@ class Agent:
         return [self.store.hypergraph.point(p) for p in sorted(self.store.hypergraph.neighbourhood(self.namespace, [entity]))]
 
     def stats(self) -> MemoryStats:
-        return MemoryStats(len(self.turns()), len(self.facts()), len(self.scenes()), len(self.entities()))
+        """Counts only (no rows are loaded): cheap enough for a status line after every change."""
+        return MemoryStats(*self.store.counts(self.namespace))
+
+    def warm_up(self) -> None:
+        """Compile the graph and load the answering model now, so the first question does not wait for them."""
+        self._compiled()
+        if self.config.model.startswith("local/"):
+            from hyperloom.agent import local
+
+            local.load(self.config.model)
 
     def export(self, path: str | Path) -> int:
         """Write this namespace as a hyperloom JSON conversation (readable by `ingest`); returns the turns written."""
@@ -344,14 +359,14 @@ class Agent:
 
 
 def _answer(final: dict, ctx: Context) -> Answer:
-    rounds = [Round(r["queries"], [tuple(h) for h in r["hits"]], r["probability"] if r["probability"] is not None else 1.0, r["kind"]) for r in final.get("rounds", [])]
+    rounds = [Round(r["queries"], [tuple(h) for h in r["hits"]], r["probability"] if r["probability"] is not None else 1.0, r["kind"], r.get("ms", 0.0)) for r in final.get("rounds", [])]
     notices = list(final.get("notices") or [])
     trace = Trace(rounds, dict(final.get("timings") or {}), final.get("query", ""), notices)
     usage = ctx.ledger.usage
     spent = AnswerUsage(len(ctx.ledger.calls), usage.prompt_tokens, usage.completion_tokens, ctx.ledger.cost)
     citations: list[Citation] = [citation_from_dict(c) for c in final.get("citations", [])]
     evidence = [hit_from_dict(d) for d in final.get("evidence", [])]
-    return Answer(final.get("text", ""), citations, len(rounds), trace, spent, time.perf_counter() - ctx.started, ctx.model, evidence, " ".join(notices) or None)
+    return Answer(final.get("text", ""), citations, len(rounds), trace, spent, time.perf_counter() - ctx.started, ctx.model, evidence, " ".join(notices) or None, final.get("fallback"))
 
 
 def _check_model(model: str, api_base: str | None) -> None:

@@ -42,12 +42,16 @@ def check_citations(output: str, turns: Sequence[Turn]) -> Checked:
             continue
         citation, exact = found
         repaired += not exact
-        if citation not in citations:
+        if not any(_within(citation, other) for other in citations):
             citations.append(citation)
     answer = _LABEL.sub("", _BARE_ID.sub("", _CITED.sub("", output))).strip(" \n:-")
     if not answer and citations:
         answer = citations[0].quote
     return Checked(" ".join(answer.split()), citations, repaired, removed)
+
+
+def _within(inner: Citation, outer: Citation) -> bool:
+    return inner.turn_id == outer.turn_id and outer.start <= inner.start and inner.end <= outer.end
 
 
 def _locate(quote: str, turns: Sequence[Turn]) -> tuple[Citation, bool] | None:

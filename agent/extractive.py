@@ -54,6 +54,11 @@ def extractive_answer(question: str, hits: list[Hit], look: int = 3) -> Extracti
     return ExtractiveAnswer(_fallback(kind, span, hit), kind, (span,))
 
 
+def typed_value(kind: AnswerType, span: Span, hit: Hit) -> str:
+    """The span trimmed to the asked-for type (a date for *when*...), else the span as it is."""
+    return _typed(kind, span, hit) or _fallback(kind, span, hit)
+
+
 def _typed(kind: AnswerType, span: Span, hit: Hit) -> str | None:
     if kind == "date":
         mentions = resolve(span.text, parse_anchor(hit.time))

@@ -21,17 +21,21 @@ from hyperloom.agent import llm
 from hyperloom.agent.cite import check_citations, cite, notice
 from hyperloom.agent.conflicts import with_history
 from hyperloom.agent.critic import Evidence
-from hyperloom.agent.extractive import answer_type, extractive_answer
-from hyperloom.agent.prompts import answer_messages
+from hyperloom.agent.extractive import answer_type, extractive_answer, typed_value
+from hyperloom.agent.prompts import answer_messages, quote_messages
+from hyperloom.agent.quotes import verify_quote
 from hyperloom.agent.rewrite import ASSISTANT, rewrite as rewrite_question
 from hyperloom.agent.rounds import next_queries, search_round
 from hyperloom.agent.state import Context, State, citation_from_dict, hit_from_dict, hit_to_dict
 from hyperloom.memory.log import Session, Turn
 from hyperloom.memory.temporal import parse_anchor
 from hyperloom.retrieval.pack import pack as pack_evidence
+from hyperloom.retrieval.spans import Span
 
 HISTORY = 8  # lines of the session kept in the state for pronoun resolution
 NO_ANSWER = "No information available."
+LOCAL_LOOK = 5  # evidence turns a small local model reads: its prefill is most of the time to first token
+QUOTE_TOKENS = 40
 
 Node = Callable[[State, Runtime[Context]], dict]
 
@@ -60,7 +64,7 @@ def rewrite(state: State, runtime: Runtime[Context]) -> dict:
     speakers = ctx.store.log.speakers(ctx.namespace)
     queries = rewrite_question(state["question"], speaker=ctx.speaker, speakers=speakers, history=state.get("history") or [], now=_now(ctx))
     # A fresh run on a resumed thread: nothing of the previous question's evidence carries over.
-    return {"query": queries[0], "queries": queries, "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": []}
+    return {"query": queries[0], "queries": queries, "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": [], "fallback": None}
 
 
 @_timed("retrieve")
@@ -69,21 +73,24 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     evidence = [hit_from_dict(d) for d in state["evidence"]]
     number = len(state["rounds"]) + 1
     k = ctx.k if number == 1 else ctx.k_more
+    started = time.perf_counter()
     new, per_query = search_round(ctx.store, ctx.namespace, state["queries"], {h.turn_id for h in evidence}, k, number)
     merged = sorted(evidence + new, key=lambda h: -h.score)
-    record = {"queries": state["queries"], "kind": state["kind"], "hits": [(h.turn_id, round(h.score, 4)) for h in new], "per_query": per_query, "probability": None}
+    record = {"queries": state["queries"], "kind": state["kind"], "hits": [(h.turn_id, round(h.score, 4)) for h in new], "per_query": per_query, "probability": None, "ms": (time.perf_counter() - started) * 1000}
     return {"evidence": [hit_to_dict(h) for h in merged], "rounds": [*state["rounds"], record]}
 
 
 @_timed("critic")
 def critic(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
+    started = time.perf_counter()
     hits = [hit_from_dict(d) for d in state["evidence"]]
     rounds = [dict(r) for r in state["rounds"]]
     speakers = ctx.store.log.speakers(ctx.namespace)
     seen = Evidence(state["query"], hits, _cosines(ctx, state["query"], hits), rounds[-1]["per_query"], len(rounds), speakers)
     probability = ctx.critic.probability(seen)
     rounds[-1]["probability"] = round(probability, 4)
+    rounds[-1]["ms"] += (time.perf_counter() - started) * 1000
     if probability >= ctx.critic.threshold or len(rounds) >= ctx.max_rounds or not hits:
         return {"rounds": rounds, "sufficient": True}
     kind, queries = next_queries(ctx.store, ctx.namespace, state["query"], hits, speakers)
@@ -112,17 +119,42 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
     write = runtime.stream_writer
     if ctx.model == llm.NO_MODEL:
         return _extractive(state, write, notices=[])
-    options = dict(ctx.llm_options)
-    if ctx.model.startswith("local/"):  # quotes decoded verbatim from the evidence (RecaLLM)
-        options["evidence"] = [d["text"] for d in state["packed"]]
+    if ctx.model.startswith("local/"):
+        return _quoted(state, ctx, write)
     text = ""
     try:
-        for chunk in llm.stream(answer_messages(state["question"], state["context"], state.get("history") or []), ctx.model, ledger=ctx.ledger, **options):
+        for chunk in llm.stream(answer_messages(state["question"], state["context"], state.get("history") or []), ctx.model, ledger=ctx.ledger, **ctx.llm_options):
             text += chunk
             write(chunk)
     except llm.ModelError as exc:
-        return _extractive(state, write, notices=[f"The model failed ({exc}); this answer is extractive, straight from memory."])
+        return _fell_back(state, write, exc)
     return {"text": text, "draft_citations": []}
+
+
+def _quoted(state: State, ctx: Context, write: Callable[[str], None]) -> dict:
+    """A small local model answers with one quote of the best evidence, decoded verbatim (RecaLLM);
+    rules then trim it to the asked-for type, as in extractive mode."""
+    hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)[:LOCAL_LOOK]
+    context = "\n".join(f"{h.speaker}: {h.text}" for h in hits)
+    options = {**ctx.llm_options, "evidence": [h.text for h in hits], "quote_only": True, "max_tokens": QUOTE_TOKENS}
+    quote = ""
+    try:
+        for chunk in llm.stream(quote_messages(state["question"], context), ctx.model, ledger=ctx.ledger, **options):
+            quote += chunk
+            write(chunk)
+    except llm.ModelError as exc:
+        return _fell_back(state, write, exc)
+    quote = quote.strip().rstrip("\"”").strip()
+    for hit in hits:
+        if found := verify_quote(quote, hit.text):
+            span = Span(hit.turn_id, *found, quote)
+            return {"text": typed_value(state["answer_type"], span, hit), "draft_citations": [{"turn_id": hit.turn_id, "start": found[0], "end": found[1], "quote": quote}]}
+    return _extractive(state, write, notices=[])  # an empty quote: the model had nothing to say
+
+
+def _fell_back(state: State, write: Callable[[str], None], exc: llm.ModelError) -> dict:
+    fallback = _extractive(state, write, notices=[f"The model failed ({exc}); this answer is extractive, straight from memory."])
+    return {**fallback, "fallback": exc.reason}
 
 
 def _extractive(state: State, write: Callable[[str], None], notices: list[str]) -> dict:

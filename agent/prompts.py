@@ -17,6 +17,13 @@ ANSWER_USER = """Evidence:
 Question: {question}
 Answer:"""
 
+QUOTE_SYSTEM = """Copy from the evidence the few words that answer the question. Copy them exactly; write nothing else."""
+
+QUOTE_USER = """Evidence:
+{context}
+
+Question: {question}"""
+
 CRITIC_SYSTEM = """You judge whether evidence is enough to answer a question about a conversation.
 Reply with JSON only: {"sufficient": true or false, "confidence": 0.0 to 1.0, "missing": "what to search for next, in a few words"}"""
 
@@ -33,6 +40,11 @@ If it asks several things, split it. Reply with JSON only: {{"queries": ["...", 
 def answer_messages(question: str, context: str, history: Sequence[str] = ()) -> list[dict]:
     recent = ("Recent conversation:\n" + "\n".join(history[-4:]) + "\n\n") if history else ""
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": recent + ANSWER_USER.format(context=context, question=question)}]
+
+
+def quote_messages(question: str, context: str) -> list[dict]:
+    """For a small local model whose whole answer is decoded as one quote of the evidence."""
+    return [{"role": "system", "content": QUOTE_SYSTEM}, {"role": "user", "content": QUOTE_USER.format(context=context, question=question)}]
 
 
 def critic_messages(question: str, context: str) -> list[dict]:

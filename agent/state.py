@@ -71,6 +71,7 @@ class Answer:
     model: str = ""
     evidence: list[Hit] = field(default_factory=list)
     notice: str | None = None
+    fallback: str | None = None  # why the model's answer was replaced by an extractive one (ModelError.reason)
 
 
 class State(TypedDict, total=False):
@@ -92,6 +93,7 @@ class State(TypedDict, total=False):
     citations: list[dict]
     notices: list[str]
     timings: dict[str, float]
+    fallback: str | None
 
 
 @dataclass

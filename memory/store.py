@@ -329,6 +329,11 @@ class MemoryStore:
 
     # -- reading ---------------------------------------------------------------
 
+    def counts(self, namespace: str) -> tuple[int, int, int, int]:
+        """(turns, facts, scenes, entities) of a namespace, counted in SQL."""
+        with self.log.lock:
+            return tuple(self.log.db.execute(f"SELECT count(*) FROM {table} WHERE namespace = ?", (namespace,)).fetchone()[0] for table in ("turns", "facts", "scenes", "entities"))  # type: ignore[return-value]
+
     def search(self, query: str, k: int = 10, namespace: str | None = None, filters: Filters | None = None) -> list[Hit]:
         namespace = namespace or self.config.namespace
         if self.config.memory == "structured":

@@ -70,7 +70,7 @@ def test_eval_locomo_writes_the_report(tmp_path: Path) -> None:
         (("search", "   "), "query is empty"),
         (("eval", "locomo", "/nonexistent/locomo10.json"), "snap-research/locomo"),
         (("eval", "locomo", "x.json", "--k", "5,ten"), "not a comma-separated list"),
-        (("eval", "locomo", "x.json", "--mode", "qa"), "not available yet"),
+        (("eval", "locomo", str(sample_path()), "--mode", "qa", "--model", "nope/x"), "Unknown model"),
         (("eval", "locomo", str(sample_path())), "not a LoCoMo file"),
     ],
 )
