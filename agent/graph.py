@@ -64,7 +64,7 @@ def rewrite(state: State, runtime: Runtime[Context]) -> dict:
     speakers = ctx.store.log.speakers(ctx.namespace)
     queries = rewrite_question(state["question"], speaker=ctx.speaker, speakers=speakers, history=state.get("history") or [], now=_now(ctx))
     # A fresh run on a resumed thread: nothing of the previous question's evidence carries over.
-    return {"query": queries[0], "queries": queries, "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": [], "fallback": None}
+    return {"query": queries[0], "queries": queries, "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "shape": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": [], "fallback": None}
 
 
 @_timed("retrieve")
@@ -74,10 +74,11 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     number = len(state["rounds"]) + 1
     k = ctx.k if number == 1 else ctx.k_more
     started = time.perf_counter()
-    new, per_query = search_round(ctx.store, ctx.namespace, state["queries"], {h.turn_id for h in evidence}, k, number)
+    new, shape = search_round(ctx.store, ctx.namespace, state["queries"], {h.turn_id for h in evidence}, k, number)
     merged = sorted(evidence + new, key=lambda h: -h.score)
-    record = {"queries": state["queries"], "kind": state["kind"], "hits": [(h.turn_id, round(h.score, 4)) for h in new], "per_query": per_query, "probability": None, "ms": (time.perf_counter() - started) * 1000}
-    return {"evidence": [hit_to_dict(h) for h in merged], "rounds": [*state["rounds"], record]}
+    record = {"queries": state["queries"], "kind": state["kind"], "hits": [(h.turn_id, round(h.score, 4)) for h in new], "probability": None, "ms": (time.perf_counter() - started) * 1000}
+    # The critic reads the score shape of the question's own first ranking, in every round.
+    return {"evidence": [hit_to_dict(h) for h in merged], "rounds": [*state["rounds"], record], **({"shape": shape} if number == 1 else {})}
 
 
 @_timed("critic")
@@ -86,23 +87,14 @@ def critic(state: State, runtime: Runtime[Context]) -> dict:
     started = time.perf_counter()
     hits = [hit_from_dict(d) for d in state["evidence"]]
     rounds = [dict(r) for r in state["rounds"]]
-    speakers = ctx.store.log.speakers(ctx.namespace)
-    seen = Evidence(state["query"], hits, _cosines(ctx, state["query"], hits), rounds[-1]["per_query"], len(rounds), speakers)
+    seen = Evidence(state["query"], hits, state["shape"], len(rounds))
     probability = ctx.critic.probability(seen)
     rounds[-1]["probability"] = round(probability, 4)
     rounds[-1]["ms"] += (time.perf_counter() - started) * 1000
     if probability >= ctx.critic.threshold or len(rounds) >= ctx.max_rounds or not hits:
         return {"rounds": rounds, "sufficient": True}
-    kind, queries = next_queries(ctx.store, ctx.namespace, state["query"], hits, speakers)
+    kind, queries = next_queries(ctx.store, ctx.namespace, state["query"], hits, ctx.store.log.speakers(ctx.namespace))
     return {"rounds": rounds, "sufficient": False, "kind": kind, "queries": queries}
-
-
-def _cosines(ctx: Context, query: str, hits: list) -> list[float]:
-    if not hits:
-        return []
-    qv = ctx.store.embedder.embed(query)
-    vectors = ctx.store.vectors(ctx.namespace).get([h.seq for h in hits])
-    return [float(v @ qv) for v in vectors]
 
 
 @_timed("pack")

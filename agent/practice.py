@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperloom.agent.critic import FEATURES, LOOK, Evidence, LogisticCritic, features
+from hyperloom.agent.critic import FEATURES, Evidence, LogisticCritic, features
 from hyperloom.config import Config
 from hyperloom.memory.extract import entities
 from hyperloom.memory.formats import Conversation, load_conversations
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rounds, names = practise(args.files, args.questions, args.seed, [c for c in args.conversations.split(",") if c])
     critic = fit(rounds, names, args.threshold)
-    critic.dump(args.out, practice_rounds=len(rounds.y), positive_share=round(float(np.mean(rounds.y)), 3), look=LOOK)
+    critic.dump(args.out, practice_rounds=len(rounds.y), positive_share=round(float(np.mean(rounds.y)), 3))
     print(f"{len(rounds.y)} practice rounds from {len(names)} conversations ({np.mean(rounds.y):.1%} sufficient) -> {args.out}")
     print("weights:", {f: round(float(w), 3) for f, w in zip(FEATURES, critic.weights)})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from itertools import chain, zip_longest
+from itertools import chain
 
 from hyperloom.agent.critic import QUESTION_WORDS
 from hyperloom.memory.store import MemoryStore
@@ -19,16 +19,30 @@ from hyperloom.retrieval.search import Hit
 
 _WORD = re.compile(r"[A-Za-z][\w'-]+")
 DECAY = 0.9  # a later round's hits rank below an earlier round's at equal score: the first query was the user's own
+SUB_HITS = 2  # new turns one sub-query may add per round
+SHAPE = 8  # the critic reads the score shape of the question's best SHAPE hits
 
 
-def search_round(store: MemoryStore, namespace: str, queries: Sequence[str], seen: set[str], k: int, round_: int) -> tuple[list[Hit], list[list[str]]]:
-    """Up to `k` new hits (not in `seen`) from the queries, taken in turns best-first, and each query's best ids."""
-    ranked = [store.search(q, k=len(seen) + k, namespace=namespace) for q in queries]
+def search_round(store: MemoryStore, namespace: str, queries: Sequence[str], seen: set[str], k: int, round_: int) -> tuple[list[Hit], list[float]]:
+    """Up to `k` new hits (not in `seen`) and the scores of the first query's best SHAPE hits.
+
+    Each sub-query (`queries[1:]`) adds at most SUB_HITS of its best turns; the first
+    query — the user's question — fills the rest from deeper in its own ranking.
+    Measured on LoCoMo dev (issue 4): the question's next page holds more of the
+    missing evidence than any rewrite of it, so sub-queries only top it up.
+    """
+    main = store.search(queries[0], k=max(len(seen) + k, SHAPE), namespace=namespace)
     new: dict[str, Hit] = {}
-    for hit in chain.from_iterable(zip_longest(*ranked)):
-        if hit is not None and hit.turn_id not in seen and hit.turn_id not in new and len(new) < k:
-            new[hit.turn_id] = replace(hit, score=hit.score * DECAY ** (round_ - 1))
-    return list(new.values()), [[h.turn_id for h in hits[:5]] for hits in ranked]
+    for query in queries[1:]:
+        fresh = [h for h in store.search(query, k=len(seen) + SUB_HITS + 1, namespace=namespace) if h.turn_id not in seen and h.turn_id not in new]
+        new |= {h.turn_id: h for h in fresh[:SUB_HITS]}
+    for hit in main:
+        if len(new) >= k:
+            break
+        if hit.turn_id not in seen and hit.turn_id not in new:
+            new[hit.turn_id] = hit
+    decay = DECAY ** (round_ - 1)
+    return [replace(h, score=h.score * decay) for h in list(new.values())[:k]], [h.score for h in main[:SHAPE]]
 
 
 def next_queries(store: MemoryStore, namespace: str, question: str, evidence: Sequence[Hit], speakers: Sequence[str]) -> tuple[str, list[str]]:

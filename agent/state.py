@@ -84,6 +84,7 @@ class State(TypedDict, total=False):
     queries: list[str]  # this round's sub-queries
     kind: str  # where this round's sub-queries came from
     evidence: list[dict]  # every hit so far, best first
+    shape: list[float]  # fused scores of the question's best hits in round 1 (what the critic reads)
     rounds: list[dict]
     sufficient: bool
     context: str  # the packed evidence, as the model reads it
@@ -108,8 +109,8 @@ class Context:
     critic: Critic
     remember: bool = True
     max_rounds: int = 3
-    k: int = 8  # turns the first round retrieves
-    k_more: int = 5  # turns each later round may add
+    k: int = 6  # turns the first round retrieves
+    k_more: int = 10  # turns each later round may add
     budget: int = 1500  # tokens of packed evidence
     ledger: Ledger = field(default_factory=Ledger)
     llm_options: dict[str, Any] = field(default_factory=dict)

@@ -58,7 +58,7 @@ def test_critic_that_rejects_runs_every_round_with_new_sub_queries(agent: Agent)
     assert [r.kind for r in answer.trace.rounds][0] == "initial"
     seen = [turn for r in answer.trace.rounds for turn, _ in r.hits]
     assert len(seen) == len(set(seen)), "a later round adds only turns not already in evidence"
-    assert len(answer.evidence) == len(seen) <= 8 + 2 * 5
+    assert len(answer.evidence) == len(seen) <= 6 + 2 * 10
 
 
 def test_chat_remembers_both_sides_and_ask_does_not(agent: Agent) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -121,11 +120,11 @@ class HyperloomApp(App):
 
     @work(thread=True, group="warm-up")
     def warm_up_model(self) -> None:
-        """Import the answering machinery (langgraph, litellm: seconds) while the user types the first question."""
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # as agent/llm.py does: no network at import
+        """Load the answering machinery (langgraph, litellm, the local model: seconds) while the user types the first question."""
         try:
-            import hyperloom.agent.graph  # noqa: F401
-            import litellm  # noqa: F401
+            self.agent.warm_up()
+        except HyperloomError as exc:  # a broken model file: say so now; asking will say it again
+            self.call_from_thread(self.notify, str(exc), title="Model", severity="error")
         finally:
             self.warming = False
             self.call_from_thread(self.update_busy)

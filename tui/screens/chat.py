@@ -20,7 +20,6 @@ from hyperloom.tui.widgets.evidence import EvidencePanel
 from hyperloom.tui.widgets.prompt import PromptInput
 from hyperloom.tui.widgets.status import StatusLine
 
-MODEL_FAILED = "The model failed"  # how the agent's notice begins when it fell back to an extractive answer
 
 
 class ChatScreen(Screen):
@@ -101,7 +100,7 @@ class ChatScreen(Screen):
         self.show_evidence(answer.citations)
         self.app.update_busy()
         self.app.refresh_stats()
-        if answer.notice and answer.notice.startswith(MODEL_FAILED):
+        if answer.fallback:
             self.notify(f"{answer.notice} Your question is back in the input: press Enter to ask again.", title="Model error", severity="warning", timeout=10)
             self.prompt.restore(event.question)
 
