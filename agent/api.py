@@ -119,10 +119,10 @@ class Agent:
         """Answer without remembering the exchange. `now` (ISO) is when the question is asked, for "last week"."""
         return self._run(question, remember=False, speaker=speaker, now=now)
 
-    def stream(self, question: str, *, remember: bool = True, speaker: str | None = None) -> Stream:
+    def stream(self, question: str, *, remember: bool = True, speaker: str | None = None, now: str | None = None) -> Stream:
         """`for chunk in agent.stream(q)`: the answer as it is written; then `stream.answer`."""
         holder = Stream(iter(()))
-        holder._chunks = self._chunks(question, remember, speaker, None, holder)
+        holder._chunks = self._chunks(question, remember, speaker, now, holder)
         return holder
 
     def _run(self, question: str, *, remember: bool, speaker: str | None, now: str | None = None) -> Answer:

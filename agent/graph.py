@@ -25,7 +25,7 @@ from hyperloom.agent.extractive import answer_type, extractive_answer, typed_val
 from hyperloom.agent.prompts import answer_messages, quote_messages
 from hyperloom.agent.quotes import verify_quote
 from hyperloom.agent.rewrite import ASSISTANT, rewrite as rewrite_question
-from hyperloom.agent.rounds import next_queries, search_round
+from hyperloom.agent.rounds import next_queries, ranking, search_round
 from hyperloom.agent.state import Context, State, citation_from_dict, hit_from_dict, hit_to_dict
 from hyperloom.memory.log import Session, Turn
 from hyperloom.memory.temporal import parse_anchor
@@ -74,7 +74,9 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     number = len(state["rounds"]) + 1
     k = ctx.k if number == 1 else ctx.k_more
     started = time.perf_counter()
-    new, shape = search_round(ctx.store, ctx.namespace, state["queries"], {h.turn_id for h in evidence}, k, number)
+    if number == 1:  # the question's ranking, deep enough for every round the critic may ask for
+        ctx.ranking = ranking(ctx.store, ctx.namespace, state["queries"][0], ctx.k + (ctx.max_rounds - 1) * ctx.k_more)
+    new, shape = search_round(ctx.store, ctx.namespace, state["queries"], {h.turn_id for h in evidence}, k, number, ctx.ranking)
     merged = sorted(evidence + new, key=lambda h: -h.score)
     record = {"queries": state["queries"], "kind": state["kind"], "hits": [(h.turn_id, round(h.score, 4)) for h in new], "probability": None, "ms": (time.perf_counter() - started) * 1000}
     # The critic reads the score shape of the question's own first ranking, in every round.

@@ -23,15 +23,17 @@ SUB_HITS = 2  # new turns one sub-query may add per round
 SHAPE = 8  # the critic reads the score shape of the question's best SHAPE hits
 
 
-def search_round(store: MemoryStore, namespace: str, queries: Sequence[str], seen: set[str], k: int, round_: int) -> tuple[list[Hit], list[float]]:
+def search_round(store: MemoryStore, namespace: str, queries: Sequence[str], seen: set[str], k: int, round_: int, main: Sequence[Hit]) -> tuple[list[Hit], list[float]]:
     """Up to `k` new hits (not in `seen`) and the scores of the first query's best SHAPE hits.
+
+    `main` is the first query's ranking, searched once per run deep enough for every
+    round (`ranking`): paging deeper costs nothing.
 
     Each sub-query (`queries[1:]`) adds at most SUB_HITS of its best turns; the first
     query — the user's question — fills the rest from deeper in its own ranking.
     Measured on LoCoMo dev (issue 4): the question's next page holds more of the
     missing evidence than any rewrite of it, so sub-queries only top it up.
     """
-    main = store.search(queries[0], k=max(len(seen) + k, SHAPE), namespace=namespace)
     new: dict[str, Hit] = {}
     for query in queries[1:]:
         fresh = [h for h in store.search(query, k=len(seen) + SUB_HITS + 1, namespace=namespace) if h.turn_id not in seen and h.turn_id not in new]
@@ -43,6 +45,10 @@ def search_round(store: MemoryStore, namespace: str, queries: Sequence[str], see
             new[hit.turn_id] = hit
     decay = DECAY ** (round_ - 1)
     return [replace(h, score=h.score * decay) for h in list(new.values())[:k]], [h.score for h in main[:SHAPE]]
+
+
+def ranking(store: MemoryStore, namespace: str, query: str, depth: int) -> list[Hit]:
+    return store.search(query, k=max(depth, SHAPE), namespace=namespace)
 
 
 def next_queries(store: MemoryStore, namespace: str, question: str, evidence: Sequence[Hit], speakers: Sequence[str]) -> tuple[str, list[str]]:

@@ -116,6 +116,7 @@ class Context:
     llm_options: dict[str, Any] = field(default_factory=dict)
     now: str | None = None  # ISO time of the question; "now" when None
     started: float = field(default_factory=time.perf_counter)
+    ranking: list[Hit] = field(default_factory=list)  # the question's own ranking, searched once per run
 
 
 def hit_to_dict(hit: Hit) -> dict:
