@@ -58,7 +58,10 @@ def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manif
         report["latency_ms"]["end_to_end"] = spread(r["answer_ms"] for r in done)
         agent = [r for r in done if "rounds" in r]  # answered by the agent (not by a custom answer function)
         if agent:
-            report["critic"] = critic_summary(agent, [ingests[u.name] for u in units if u.name in ingests])
+            # The questions retrieval is scored on (LoCoMo categories 1-4 with evidence): adversarial
+            # questions ask about what was never said, so "the evidence holds the answer" means little there.
+            scored = [r for r in agent if r["excluded"] is None]
+            report["critic"] = critic_summary(scored, [ingests[u.name] for u in units if u.name in ingests])
             report["quotes_verified"] = quotes_summary(agent)["share"]
             report["quotes"] = quotes_summary(agent)
     return report

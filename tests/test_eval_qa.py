@@ -98,7 +98,7 @@ def test_qa_answers_are_scored_as_worked_out_by_hand(tmp_path: Path) -> None:
     critic = report["critic"]
     assert critic["kind"] == "FixedCritic" and critic["threshold"] == 0.5 and critic["held_out"] is None
     assert critic["questions"] == 4 and critic["positives"] == 4 and critic["auroc"] is None  # one class only: AUROC is undefined
-    assert critic["accuracy"] == 1.0 and critic["mean_rounds"] == 1.0 and critic["rounds"] == {"1": 5}
+    assert critic["accuracy"] == 1.0 and critic["mean_rounds"] == 1.0 and critic["rounds"] == {"1": 4}  # scored questions only: not the adversarial one
     assert critic["mean_evidence_turns"] == 5.0 and critic["adaptive_recall"] == 1.0 and critic["first_round_recall"] == 1.0
     assert report["quotes_verified"] == 1.0 and report["quotes"]["citations"] == 5
     assert report["cost"]["calls"] == 0 and report["cost"]["dollars"] == 0 and report["cost"]["per_question"]["calls"] == 0
