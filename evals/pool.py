@@ -24,6 +24,8 @@ def execute(units: list[Unit], settings: WorkSettings, workers: int, on_record: 
     context = mp.get_context("spawn")  # onnxruntime and sqlite handles do not survive fork
     queue = context.Queue()
     expected = sum(1 + len(u.questions) for u in units)
+    # SIGTERM would end this process without unwinding, leaving the workers running on: make it an exit.
+    previous = signal.signal(signal.SIGTERM, _exit_on_term)
     try:
         with context.Pool(workers, initializer=_init_worker, initargs=(queue, settings)) as pool:
             result = pool.map_async(_run_in_worker, units, chunksize=1)
@@ -38,8 +40,13 @@ def execute(units: list[Unit], settings: WorkSettings, workers: int, on_record: 
             pool.close()
             pool.join()  # let the workers exit on their own, releasing their locks before the tracker looks
     finally:
+        signal.signal(signal.SIGTERM, previous)
         queue.close()  # release the queue's semaphores now, not at interpreter exit
         queue.join_thread()
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _collect(queue, result, expected: int, on_record: Callable[[dict], object]) -> None:

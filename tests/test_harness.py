@@ -323,3 +323,47 @@ def test_cli_truncated_jsonl_and_judge_without_key(tmp_path: Path) -> None:
     without_key = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     result = subprocess.run([HYPERLOOM, "eval", "locomo", "x.json", "--mode", "qa", "--judge", JUDGE], capture_output=True, text=True, env=without_key, timeout=300)
     assert_one_line_error(result, "needs OPENAI_API_KEY")
+
+
+def _long_conversation(sample_id: str, turns: int) -> dict:
+    sample = locomo_sample(sample_id)
+    speakers = (sample["conversation"]["speaker_a"], sample["conversation"]["speaker_b"])
+    sample["conversation"]["session_1"] = [{"speaker": speakers[j % 2], "dia_id": f"D1:{j + 1}", "text": f"Day {j} of the garden diary: planted row {j} with beans and herbs."} for j in range(turns)]
+    return sample
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's bookkeeping is left
+
+
+def test_terminated_run_leaves_no_worker_running(tmp_path: Path) -> None:
+    """SIGTERM to a run with workers: the run stops, and so do its worker processes."""
+    import signal
+    import time
+
+    busy = [_long_conversation(f"conv-{i}", 3000) for i in range(2)]  # tens of seconds of ingest per worker
+    data = write_locomo(tmp_path / "two.json", busy)
+    proc = subprocess.Popen([HYPERLOOM, "eval", "locomo", str(data), "--workers", "2", "--out", str(tmp_path / "run")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, children = time.monotonic() + 60, set()
+    while len(children) < 3 and time.monotonic() < deadline and proc.poll() is None:  # two workers and the resource tracker
+        children = _children(proc.pid)
+        time.sleep(0.05)
+    assert len(children) >= 3, "the pool's workers never started"
+    time.sleep(3)  # the workers are ingesting now
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    deadline = time.monotonic() + 10
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in children)
