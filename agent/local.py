@@ -48,9 +48,14 @@ def load(model: str = "local/smollm2") -> Any:
             from llama_cpp import Llama
 
             path = packaged_file(*MODELS[model])
-            _models[model] = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=os.cpu_count() or 1, verbose=False)
+            _models[model] = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads(), verbose=False)
             _run_locks[model] = threading.Lock()
         return _models[model]
+
+
+def threads() -> int:
+    """Generation threads: HYPERLOOM_LLM_THREADS when a process shares the cores (eval workers set it), else all cores."""
+    return int(os.environ.get("HYPERLOOM_LLM_THREADS") or os.cpu_count() or 1)
 
 
 def register(litellm_module: Any, model: str) -> None:

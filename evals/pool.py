@@ -77,6 +77,8 @@ _settings: WorkSettings | None = None
 def _init_worker(queue, settings: WorkSettings) -> None:
     global _queue, _settings
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    if settings.threads:  # the local LLM shares the cores with the other workers too
+        os.environ["HYPERLOOM_LLM_THREADS"] = str(settings.threads)
     _queue, _settings = queue, settings
 
 

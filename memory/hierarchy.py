@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 
 from hyperloom.memory.extract import Sentence
@@ -256,6 +255,8 @@ def cluster_facts(facts: list[Fact], vectors: dict[int, np.ndarray]) -> list[lis
         return []
     matrix = np.stack([vectors[f.id] for f in facts])
     sims = matrix @ matrix.T
+    import networkx as nx  # here, not at import: it pulls in scipy, and the CLI and UI start without it
+
     g = nx.Graph()
     g.add_nodes_from(range(len(facts)))
     sessions = {s: i for i, s in enumerate(dict.fromkeys(f.session for f in facts))}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from hyperloom.errors import InputError
 from hyperloom.memory.extract import Entity
 from hyperloom.memory.log import TurnLog
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -66,7 +68,7 @@ class Hypergraph:
     def __init__(self, log: TurnLog):
         self.log = log
         self.log.db.executescript(SCHEMA)
-        self._graphs: dict[str, nx.Graph] = {}
+        self._graphs: dict[str, "nx.Graph"] = {}
 
     # -- writing (inside the caller's transaction) --------------------------------
 
@@ -221,6 +223,8 @@ class Hypergraph:
     def graph(self, namespace: str) -> nx.Graph:
         """Bipartite view: entity nodes ("e", name) and point nodes ("p", id); cached until the next write."""
         if namespace not in self._graphs:
+            import networkx as nx  # here, not at import: it pulls in scipy, and the CLI and UI start without it
+
             g = nx.Graph()
             with self.log.lock:
                 rows = self.log.db.execute(
@@ -253,6 +257,8 @@ class Hypergraph:
         seeds = {("e", n): 1.0 for n in names if ("e", n) in g}
         if not seeds:
             return {}
+        import networkx as nx
+
         ranks = nx.pagerank(g, alpha=alpha, personalization=seeds)
         return {node[1]: score for node, score in ranks.items() if node[0] == "p"}
 
