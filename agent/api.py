@@ -138,11 +138,15 @@ class Agent:
         ctx = self._context(remember, speaker, now)
         config = {"configurable": {"thread_id": f"{self.namespace}/{self.session}"}}
         final: dict = {}
-        for mode, payload in self._compiled().stream({"question": question}, config, context=ctx, stream_mode=["custom", "values"]):
-            if mode == "custom":
-                yield payload
-            else:
-                final = payload
+        events = self._compiled().stream({"question": question}, config, context=ctx, stream_mode=["custom", "values"])
+        try:
+            for mode, payload in events:
+                if mode == "custom":
+                    yield payload
+                else:
+                    final = payload
+        finally:
+            events.close()  # stopped early (Stream.close, an exception): end LangGraph's run, not just our loop
         holder.answer = self.last_answer = _answer(final, ctx)
 
     def _context(self, remember: bool, speaker: str | None, now: str | None) -> Context:

@@ -130,10 +130,13 @@ class Conversation(VerticalScroll):
         try:
             with self.app.inflight:
                 stream = self.agent.stream(question)
-                for chunk in stream:
-                    if worker.is_cancelled:
-                        return
-                    self.post_message(self.AnswerChunk(reply, chunk))
+                try:
+                    for chunk in stream:
+                        if worker.is_cancelled:
+                            return
+                        self.post_message(self.AnswerChunk(reply, chunk))
+                finally:
+                    stream.close()  # an abandoned run must stop, or its graph thread waits for a reader forever
         except HyperloomError as exc:
             if not worker.is_cancelled:
                 self.post_message(self.AnswerFailed(reply, question, str(exc)))
