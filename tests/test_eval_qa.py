@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -205,7 +204,6 @@ def test_cli_qa_bad_input_is_one_sentence_and_no_report(tmp_path: Path) -> None:
     assert not (out / "report.json").exists()
 
 
-@pytest.mark.skipif(not resources.files("hyperloom.agent").joinpath("critic.json").is_file(), reason="the shipped critic weights are not trained yet")
 def test_cli_qa_with_the_shipped_critic(tmp_path: Path) -> None:
     data = write_locomo(tmp_path / "l.json", [locomo_sample("conv-a"), locomo_sample("conv-b")])
     result = run("eval", "locomo", str(data), "--mode", "qa", "--model", "none", "--k", "1,5", "--workers", "2", "--out", str(tmp_path / "out"), home=tmp_path / "h")
