@@ -192,6 +192,18 @@ class TurnLog:
             rows = self._db.execute(sql + " ORDER BY position", args).fetchall()
         return [Turn(*row) for row in rows]
 
+    def at_positions(self, namespace: str, positions: Iterable[int]) -> list[Turn]:
+        """The turns at these places in the conversation (gaps left by forgetting are skipped)."""
+        positions = list(positions)
+        if not positions:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM turns WHERE namespace = ? AND position IN ({','.join('?' * len(positions))}) ORDER BY position",
+                [namespace, *positions],
+            ).fetchall()
+        return [Turn(*row) for row in rows]
+
     def turn(self, turn_id: str, namespace: str) -> Turn:
         with self._lock:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM turns WHERE namespace = ? AND id = ?", (namespace, turn_id)).fetchone()

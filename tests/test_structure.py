@@ -4,6 +4,7 @@ scenes and persona cover the facts, forgetting reaches every layer and file, and
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hyperloom.errors import InputError
 from hyperloom.memory.extract import Entity, entities, extract
 from hyperloom.memory.log import Turn
 from hyperloom.memory.store import MemoryStore
+from hyperloom.retrieval.associative import Weights, associative_search
 from hyperloom.samples import sample_path
 
 
@@ -172,3 +174,33 @@ def test_a_lost_structure_table_is_rebuilt_from_the_log(tmp_path: Path, embedder
         assert store.search("fig jam", 1, "demo")[0].turn_id == "s3:8"
         assert store.notices and "rebuilt it from the turn log" in store.notices[0]
         assert len(store.hierarchy.facts("demo")) >= 32
+
+
+def test_a_question_naming_a_date_finds_what_was_said_then(store: MemoryStore) -> None:
+    store.remember(
+        [
+            Turn("a", "We went to the lake and swam all afternoon.", "Ada", session="s1", created_at="2023-03-04T10:00:00"),
+            Turn("b", "We went to the lake and swam all afternoon.", "Ada", session="s2", created_at="2023-08-19T10:00:00"),
+        ],
+        "ns",
+    )
+    assert store.search("What did Ada do at the lake in August 2023?", 2, "ns")[0].turn_id == "b"
+    assert store.search("What did Ada do at the lake in March 2023?", 2, "ns")[0].turn_id == "a"
+
+
+def test_a_reply_inherits_from_the_turn_it_answers_in_its_session(store: MemoryStore) -> None:
+    """The answer ("Yep!") shares no words with the question; the turn it replies to does, and passes it a share."""
+    store.remember(
+        [Turn("f", "I write letters to my third cousin.", "Bo", session="s0"), Turn("q", "Is that your third screenplay, Bo?", "Ada", session="s1"), Turn("r", "Yep! It is about loss and home.", "Bo", session="s1")],
+        "ns",
+    )
+    alone = {h.turn_id: h.score for h in associative_search(store, "Did Bo write a third screenplay?", 3, "ns", weights=replace(Weights(), neighbours=0))}
+    linked = {h.turn_id: h.score for h in associative_search(store, "Did Bo write a third screenplay?", 3, "ns")}
+    assert linked["r"] == pytest.approx(alone["r"] + Weights().neighbours * alone["q"])
+    assert linked["q"] == pytest.approx(alone["q"] + Weights().neighbours * alone["r"])  # both ways, within its session only
+
+
+def test_turns_are_read_back_by_their_place_in_the_conversation(store: MemoryStore) -> None:
+    store.remember([Turn(str(i), f"line {i}", "Ada") for i in range(5)], "ns")
+    store.forget("ns", turn="2")
+    assert [t.id for t in store.log.at_positions("ns", [1, 2, 3, 9])] == ["1", "3"] and store.log.at_positions("ns", []) == []
