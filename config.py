@@ -69,6 +69,12 @@ class Config(BaseSettings):
     max_rounds: int = Field(3, ge=1, le=10)
     """Retrieval rounds the sufficiency critic may ask for before the agent answers anyway."""
 
+    first_k: int = Field(6, ge=1, le=100)
+    """Turns of evidence the agent's first retrieval round takes."""
+
+    more_k: int = Field(10, ge=1, le=100)
+    """Turns each further round (asked for by the critic) may add."""
+
     @classmethod
     def load(cls, file: Path | None = None, **overrides: object) -> "Config":
         """Settings from (lowest first) defaults, a TOML file, the environment, then `overrides`."""

@@ -150,7 +150,7 @@ class Agent:
         holder.answer = self.last_answer = _answer(final, ctx)
 
     def _context(self, remember: bool, speaker: str | None, now: str | None) -> Context:
-        return Context(self.store, self.namespace, self.session, speaker or self.speaker, self.config.model, self.critic, remember=remember, max_rounds=self.config.max_rounds, llm_options=self._llm_options(), now=now)
+        return Context(self.store, self.namespace, self.session, speaker or self.speaker, self.config.model, self.critic, remember=remember, max_rounds=self.config.max_rounds, k=self.config.first_k, k_more=self.config.more_k, llm_options=self._llm_options(), now=now)
 
     def _llm_options(self) -> dict:
         options = {"timeout": self.config.llm_timeout}

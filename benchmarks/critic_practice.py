@@ -13,7 +13,7 @@ What it measures
     beside fixed top-10 retrieval of the same structured memory.
 
 Run
-    python -m hyperloom.benchmarks.critic_practice ../shared/datasets/locomo/locomo_dev.json [--questions 100] [--seed 0]
+    python -m hyperloom.benchmarks.critic_practice ../shared/datasets/locomo/locomo_dev.json [--questions 100] [--seed 0] [--first-k 6] [--more-k 10]
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from hyperloom.evals.datasets import locomo
 from hyperloom.retrieval.embed import OnnxMiniLM
 
 
-def collect(path: Path, per_conversation: int, seed: int) -> dict:
+def collect(path: Path, per_conversation: int, seed: int, rounds: dict | None = None) -> dict:
     """Per conversation: practice rounds, and for each real question its rounds' evidence and fixed top-10."""
     data, rng, embedder = {}, random.Random(seed), OnnxMiniLM()
     for unit in locomo.load(path).units:
         with tempfile.TemporaryDirectory() as home:
-            config = Config(home=Path(home), namespace=unit.name, model="none")
+            config = Config(home=Path(home), namespace=unit.name, model="none", **(rounds or {}))
             from hyperloom.memory.store import MemoryStore
 
             store = MemoryStore(config, embedder=embedder)
@@ -79,8 +79,10 @@ def main() -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--first-k", type=int, default=Config.model_fields["first_k"].default, help="turns of the first round")
+    parser.add_argument("--more-k", type=int, default=Config.model_fields["more_k"].default, help="turns each later round may add")
     args = parser.parse_args()
-    data = collect(args.file, args.questions, args.seed)
+    data = collect(args.file, args.questions, args.seed, {"first_k": args.first_k, "more_k": args.more_k})
     scores, labels, replay, fixed = [], [], [], []
     for name, (_, real) in data.items():
         others = Rounds()
