@@ -7,7 +7,7 @@ import time
 
 import pytest
 from fakes import Reply, OpenAIHandler, openai_server
-from tuikit import SESSION, answered, demo_home, open_agent, type_line, until
+from tuikit import SESSION, agent, answered, open_agent, template, type_line, until  # agent, template: shared fixtures
 
 from hyperloom.errors import ConfigError
 from hyperloom.tui.app import make_app
@@ -27,18 +27,6 @@ SIZE = (100, 30)
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, embedder):
-    return demo_home(tmp_path_factory.mktemp("demo") / "home", embedder)
-
-
-@pytest.fixture
-def agent(tmp_path, embedder, template):
-    agent = open_agent(tmp_path / "home", embedder, template=template)
-    yield agent
-    agent.close()
 
 
 def messages(app, role: str) -> list[ChatMessage]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tuikit import answered, demo_home, open_agent, type_line, until
+from tuikit import agent, answered, open_agent, template, type_line, until  # agent, template: shared fixtures
 
 from hyperloom.tui.app import make_app
 from hyperloom.tui.screens.dialogs import ConfirmDialog
@@ -11,18 +11,6 @@ from hyperloom.tui.screens.session import SessionScreen
 from hyperloom.tui.screens.welcome import WelcomeScreen
 
 SMALL = (80, 24)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, embedder):
-    return demo_home(tmp_path_factory.mktemp("demo") / "home", embedder)
-
-
-@pytest.fixture
-def agent(tmp_path, embedder, template):
-    agent = open_agent(tmp_path / "home", embedder, template=template)
-    yield agent
-    agent.close()
 
 
 async def ask_where_maya_lives(pilot) -> None:

@@ -7,6 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from hyperloom import Agent, Config, MemoryStore
 from hyperloom.agent.critic import FixedCritic
 from hyperloom.samples import sample_path
@@ -60,3 +62,16 @@ async def idle(pilot) -> None:
     await asyncio.sleep(0)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+# Fixtures both UI test modules import: one demo data directory per module, copied for each test.
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, embedder):
+    return demo_home(tmp_path_factory.mktemp("demo") / "home", embedder)
+
+
+@pytest.fixture
+def agent(tmp_path, embedder, template):
+    agent = open_agent(tmp_path / "home", embedder, template=template)
+    yield agent
+    agent.close()
