@@ -62,12 +62,15 @@ def collect(path: Path, per_conversation: int, seed: int, rounds: dict | None = 
             real = []
             for q in unit.questions:
                 if q.excluded is None and q.evidence and q.code in (1, 2, 3, 4):
-                    fixed = [h.turn_id for h in store.search(q.text, 10, namespace=unit.name)]
+                    fixed = [h.turn_id for h in store.search(q.text, 20, namespace=unit.name)]
                     real.append((rounds_of(q.text), set(q.evidence), fixed))
             agent.close()
         data[unit.name] = (practice, real)
         print(f"{unit.name}: {len(practice.y)} practice rounds, {len(real)} questions", flush=True)
     return data
+
+
+FIXED_KS = (6, 8, 10, 12, 16, 20)
 
 
 def _recall(gold: set[str], ids) -> float:
@@ -91,20 +94,21 @@ def main() -> None:
                 others.X += practice.X
                 others.y += practice.y
         critic = fit(others, [o for o in data if o != name])
-        for seen, gold, top10 in real:
+        for seen, gold, top in real:
             ps = [critic.probability(e) for e in seen]
             scores.append(ps[0])
             labels.append(int(gold <= {h.turn_id for h in seen[0].hits}))
             replay.append((ps, [[h.turn_id for h in e.hits] for e in seen], gold))
-            fixed.append(_recall(gold, top10))
+            fixed.append([_recall(gold, top[:k]) for k in FIXED_KS])
     print(f"\nheld-out AUROC {roc_auc_score(labels, scores):.3f} over {len(labels)} questions ({np.mean(labels):.1%} sufficient after round 1)")
-    print(f"fixed top-10: evidence recall {np.mean(fixed):.3f} at 10 turns")
-    print("threshold  mean turns  evidence recall  mean rounds")
-    for threshold in np.arange(0.25, 0.61, 0.05):
-        stops = [next((i for i, p in enumerate(ps) if p >= threshold), len(ps) - 1) for ps, _, _ in replay]
-        turns = [len(evidence[i]) for (_, evidence, _), i in zip(replay, stops)]
-        recall = [_recall(gold, evidence[i]) for (_, evidence, gold), i in zip(replay, stops)]
-        print(f"{threshold:9.2f}  {np.mean(turns):10.2f}  {np.mean(recall):15.3f}  {np.mean(stops) + 1:11.2f}")
+    print("fixed top-k evidence recall: " + ", ".join(f"@{k} {r:.3f}" for k, r in zip(FIXED_KS, np.mean(fixed, axis=0))))
+    for rounds in range(2, max(len(ps) for ps, _, _ in replay) + 1):
+        print(f"\nmax_rounds {rounds}\nthreshold  mean turns  evidence recall  mean rounds")
+        for threshold in np.arange(0.25, 0.61, 0.05):
+            stops = [next((i for i, p in enumerate(ps[:rounds]) if p >= threshold), min(len(ps), rounds) - 1) for ps, _, _ in replay]
+            turns = [len(evidence[i]) for (_, evidence, _), i in zip(replay, stops)]
+            recall = [_recall(gold, evidence[i]) for (_, evidence, gold), i in zip(replay, stops)]
+            print(f"{threshold:9.2f}  {np.mean(turns):10.2f}  {np.mean(recall):15.3f}  {np.mean(stops) + 1:11.2f}")
 
 
 if __name__ == "__main__":
