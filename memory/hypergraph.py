@@ -204,6 +204,18 @@ class Hypergraph:
                 out |= {r[0] for r in self.log.db.execute(f"SELECT fact FROM point_facts WHERE point IN ({_marks(chunk)})", chunk)}
         return out
 
+    def facts_mentioning(self, namespace: str, kind: str, besides: Sequence[str] = ()) -> set[int]:
+        """Facts whose memory points hold an entity of this kind (person, place, activity...) other than `besides`."""
+        besides = list(besides)
+        with self.log.lock:
+            rows = self.log.db.execute(
+                "SELECT DISTINCT pf.fact FROM entities e JOIN point_entities pe ON pe.entity = e.id "
+                "JOIN point_facts pf ON pf.point = pe.point WHERE e.namespace = ? AND e.kind = ? "
+                f"AND e.name NOT IN ({_marks(besides)})",
+                (namespace, kind, *besides),
+            )
+            return {r[0] for r in rows}
+
     def points(self, namespace: str) -> list[Point]:
         with self.log.lock:
             ids = [r[0] for r in self.log.db.execute("SELECT id FROM points WHERE namespace = ? ORDER BY position, id", (namespace,))]

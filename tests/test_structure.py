@@ -204,3 +204,20 @@ def test_turns_are_read_back_by_their_place_in_the_conversation(store: MemorySto
     store.remember([Turn(str(i), f"line {i}", "Ada") for i in range(5)], "ns")
     store.forget("ns", turn="2")
     assert [t.id for t in store.log.at_positions("ns", [1, 2, 3, 9])] == ["1", "3"] and store.log.at_positions("ns", []) == []
+
+
+def test_a_question_asking_for_a_class_lifts_the_speakers_turns_naming_an_instance(store: MemoryStore) -> None:
+    """'Which cities...' shares no word with 'I was in Chicago'; the hypergraph knows Chicago is a place."""
+    store.remember(
+        [
+            Turn("a", "I was in Chicago last week, the food was great.", "Ada", session="s1"),
+            Turn("b", "The food at the new bakery was great.", "Ada", session="s2"),
+            Turn("c", "I was in Boston for work.", "Bo", session="s3"),
+        ],
+        "ns",
+    )
+    question = "Which cities has Ada been to?"
+    alone = {h.turn_id: h.score for h in associative_search(store, question, 3, "ns", weights=replace(Weights(), kind=0))}
+    lifted = {h.turn_id: h.score for h in associative_search(store, question, 3, "ns")}
+    assert lifted["a"] == pytest.approx(alone["a"] + Weights().kind)
+    assert lifted["b"] == pytest.approx(alone["b"]) and lifted["c"] == pytest.approx(alone["c"])  # no place; not Ada's
