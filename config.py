@@ -69,10 +69,10 @@ class Config(BaseSettings):
     max_rounds: int = Field(3, ge=1, le=10)
     """Retrieval rounds the sufficiency critic may ask for before the agent answers anyway."""
 
-    first_k: int = Field(6, ge=1, le=100)
+    first_k: int = Field(7, ge=1, le=100)
     """Turns of evidence the agent's first retrieval round takes."""
 
-    more_k: int = Field(10, ge=1, le=100)
+    more_k: int = Field(5, ge=1, le=100)
     """Turns each further round (asked for by the critic) may add."""
 
     @classmethod

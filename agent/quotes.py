@@ -149,19 +149,21 @@ def verify_quote(quote: str, text: str) -> tuple[int, int] | None:
     return None if start < 0 else (start, start + len(quote))
 
 
-def repair_quote(quote: str, text: str, min_ratio: float = 0.6, min_chars: int = 3) -> tuple[int, int] | None:
+def repair_quote(quote: str, text: str, min_ratio: float = 0.6, min_chars: int = 3, min_anchor: float = 0.4) -> tuple[int, int] | None:
     """The exact span of `text` nearest to a quote that does not verify, or None if too little of it matches.
 
     The longest common substring (found with the automaton) anchors the quote in
-    the text; around it, the word-bounded window most similar to the quote (difflib
-    ratio, case ignored) is kept if it is similar enough.
+    the text; it must cover `min_anchor` of the quote, or an invented quote would be
+    "repaired" to any sentence sharing a few common words ("Maya lives on the moon"
+    to "Yes, on the south"). Around it, the word-bounded window most similar to the
+    quote (difflib ratio, case ignored) is kept if it is similar enough.
     """
     if exact := verify_quote(quote, text):
         return exact
     wanted = _fold(quote.strip().strip("\"'“”‘’").strip())
     folded = _fold(text)
     match = SuffixAutomaton(folded).longest_match(wanted) if wanted else None
-    if match is None or match.length < min(min_chars, len(wanted)):
+    if match is None or match.length < min(min_chars, len(wanted)) or match.length < min_anchor * len(wanted):
         return None
     ratio, start, end = max(_windows(folded, wanted, match), key=lambda w: (w[0], w[2] - w[1]))
     return (start, end) if ratio >= min_ratio else None

@@ -109,8 +109,8 @@ class Context:
     critic: Critic
     remember: bool = True
     max_rounds: int = 3
-    k: int = 6  # turns the first round retrieves
-    k_more: int = 10  # turns each later round may add
+    k: int = 7  # turns the first round retrieves (Config.first_k)
+    k_more: int = 5  # turns each later round may add (Config.more_k)
     budget: int = 1500  # tokens of packed evidence
     ledger: Ledger = field(default_factory=Ledger)
     llm_options: dict[str, Any] = field(default_factory=dict)

@@ -104,7 +104,7 @@ def main() -> None:
     print("fixed top-k evidence recall: " + ", ".join(f"@{k} {r:.3f}" for k, r in zip(FIXED_KS, np.mean(fixed, axis=0))))
     for rounds in range(2, max(len(ps) for ps, _, _ in replay) + 1):
         print(f"\nmax_rounds {rounds}\nthreshold  mean turns  evidence recall  mean rounds")
-        for threshold in np.arange(0.25, 0.61, 0.05):
+        for threshold in np.arange(0.25, 0.81, 0.05):
             stops = [next((i for i, p in enumerate(ps[:rounds]) if p >= threshold), min(len(ps), rounds) - 1) for ps, _, _ in replay]
             turns = [len(evidence[i]) for (_, evidence, _), i in zip(replay, stops)]
             recall = [_recall(gold, evidence[i]) for (_, evidence, gold), i in zip(replay, stops)]

@@ -100,6 +100,7 @@ def test_repair_finds_the_nearest_exact_span():
 def test_repair_gives_up_when_too_little_matches():
     assert repair_quote("completely unrelated words here", "I moved to Porto.") is None
     assert repair_quote("", "anything") is None
+    assert repair_quote("Maya lives on the moon", "Yes, on the south side of the river.") is None  # a few shared words are not a quote
     assert repair_quote("zz", "zz top") == (0, 2)  # an exact quote is always kept, however short
 
 
