@@ -204,6 +204,14 @@ class Hypergraph:
                 out |= {r[0] for r in self.log.db.execute(f"SELECT fact FROM point_facts WHERE point IN ({_marks(chunk)})", chunk)}
         return out
 
+    def descriptions(self, points: Iterable[int]) -> dict[int, str]:
+        """Descriptions of many points in one query (a point's full record is `point`)."""
+        points, out = list(points), {}
+        with self.log.lock:
+            for chunk in _chunks(points):
+                out |= dict(self.log.db.execute(f"SELECT id, description FROM points WHERE id IN ({_marks(chunk)})", chunk).fetchall())
+        return out
+
     def facts_mentioning(self, namespace: str, kind: str, besides: Sequence[str] = ()) -> set[int]:
         """Facts whose memory points hold an entity of this kind (person, place, activity...) other than `besides`."""
         besides = list(besides)

@@ -334,12 +334,13 @@ class MemoryStore:
         with self.log.lock:
             return tuple(self.log.db.execute(f"SELECT count(*) FROM {table} WHERE namespace = ?", (namespace,)).fetchone()[0] for table in ("turns", "facts", "scenes", "entities"))  # type: ignore[return-value]
 
-    def search(self, query: str, k: int = 10, namespace: str | None = None, filters: Filters | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 10, namespace: str | None = None, filters: Filters | None = None, *, candidates: int | None = None) -> list[Hit]:
+        """The k best turns; `candidates` (per level searched) trades recall for speed, e.g. for sub-queries."""
         namespace = namespace or self.config.namespace
         if self.config.memory == "structured":
-            from hyperloom.retrieval.associative import associative_search
+            from hyperloom.retrieval.associative import POOL, associative_search
 
-            return associative_search(self, query, k, namespace, filters)
+            return associative_search(self, query, k, namespace, filters, pool=candidates or POOL)
         return hybrid_search(
             query,
             k,
@@ -351,6 +352,7 @@ class MemoryStore:
             speakers=self.log.speakers(namespace),
             filters=filters,
             dense_weight=self.config.dense_weight,
+            candidates=candidates or 100,
         )
 
 

@@ -72,10 +72,10 @@ class Weights:
     neighbour_seeds: int = 100
 
 
-def associative_search(store, query: str, k: int, namespace: str, filters: Filters | None = None, weights: Weights = Weights()) -> list[Hit]:
+def associative_search(store, query: str, k: int, namespace: str, filters: Filters | None = None, weights: Weights = Weights(), pool: int = POOL) -> list[Hit]:
     check_query(query, k)
     qv = store.embedder.embed(query)
-    pool = max(POOL, 4 * k)
+    pool = max(pool, 4 * k)
     turn_scores = _scores(store, namespace, "turns", query, qv, pool)
     fact_scores = _scores(store, namespace, "facts", query, qv, pool)
     facts = store.hierarchy.facts_by_id(list(fact_scores))
