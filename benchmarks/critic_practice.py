@@ -10,10 +10,10 @@ What it measures
     accepts, so each round's evidence is known; the adaptive table then replays the
     stopping rule (stop at the first round whose probability reaches the threshold)
     and reports the mean evidence turns and evidence recall at each threshold,
-    beside fixed top-10 retrieval of the same structured memory.
+    for max_rounds 2 and 3, beside fixed top-k retrieval of the same structured memory.
 
 Run
-    python -m hyperloom.benchmarks.critic_practice ../shared/datasets/locomo/locomo_dev.json [--questions 100] [--seed 0] [--first-k 6] [--more-k 10]
+    python -m hyperloom.benchmarks.critic_practice ../shared/datasets/locomo/locomo_dev.json [--questions 100] [--seed 0] [--first-k 7] [--more-k 5]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from hyperloom.retrieval.embed import OnnxMiniLM
 
 
 def collect(path: Path, per_conversation: int, seed: int, rounds: dict | None = None) -> dict:
-    """Per conversation: practice rounds, and for each real question its rounds' evidence and fixed top-10."""
+    """Per conversation: practice rounds, and for each real question its rounds' evidence and fixed top-20."""
     data, rng, embedder = {}, random.Random(seed), OnnxMiniLM()
     for unit in locomo.load(path).units:
         with tempfile.TemporaryDirectory() as home:

@@ -19,7 +19,7 @@ from hyperloom.memory.log import Session, Turn, TurnLog
 from hyperloom.retrieval.embed import Embedder, make_embedder
 from hyperloom.retrieval.index import ChromaIndex, HnswIndex, VectorIndex, safe_name
 from hyperloom.retrieval.lexical import BM25
-from hyperloom.retrieval.search import Filters, Hit, document_text, hybrid_search
+from hyperloom.retrieval.search import CANDIDATES, Filters, Hit, document_text, hybrid_search
 from hyperloom.retrieval.spans import sentences
 
 LEVELS = ("turns", "facts", "scenes")
@@ -352,7 +352,7 @@ class MemoryStore:
             speakers=self.log.speakers(namespace),
             filters=filters,
             dense_weight=self.config.dense_weight,
-            candidates=candidates or 100,
+            candidates=candidates or CANDIDATES,
         )
 
 

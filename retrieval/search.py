@@ -16,6 +16,7 @@ from hyperloom.retrieval.lexical import BM25
 from hyperloom.retrieval.spans import Span, best_spans
 
 SPEAKER_BOOST = 1.3  # a question naming one speaker is usually about what that speaker said
+CANDIDATES = 100  # flat search: candidates per ranking (dense and BM25) before fusion
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def hybrid_search(
     speakers: Iterable[str] = (),
     filters: Filters | None = None,
     dense_weight: float = 0.5,
-    candidates: int = 100,
+    candidates: int = CANDIDATES,
 ) -> list[Hit]:
     """The k best turns of one namespace for `query` (flat: turns only), each with its best verbatim span."""
     check_query(query, k)
