@@ -21,10 +21,12 @@ app = typer.Typer(help="An agent's memory for long conversations: verbatim, sear
 app.add_typer(eval_app, name="eval")
 
 
-def open_store(config: Config):  # imported here: the store pulls in numpy and the indexes
-    from hyperloom.memory.store import MemoryStore
+def open_agent(config: Config):
+    """Every command reads and writes memory through the Agent API, as the UI and the harness do (one write path).
+    Imported here: the agent pulls in numpy and the indexes, which `--help` does not need."""
+    from hyperloom import Agent
 
-    return MemoryStore(config)
+    return Agent.open(config=config)
 
 
 @app.command()
@@ -51,8 +53,8 @@ def ingest(
     """Remember a conversation file (all of it, or nothing if it is malformed)."""
     config = settings(home, namespace, config_file)
     started = time.perf_counter()
-    with open_store(config) as store:
-        conversations = store.ingest(file, config.namespace)
+    with open_agent(config) as agent:
+        conversations = agent.ingest(file)
     turns = sum(len(c.turns) for c in conversations)
     sessions = sum(len(c.sessions) for c in conversations)
     out.print(f"Ingested {turns} turns in {sessions} sessions into namespace [bold]{config.namespace}[/] ({time.perf_counter() - started:.1f} s).")
@@ -72,11 +74,9 @@ def search(
     config_file: ConfigOpt = None,
 ) -> None:
     """Hybrid search (HNSW + BM25) over remembered turns, with verbatim spans."""
-    from hyperloom.retrieval.search import Filters
-
     config = settings(home, namespace, config_file)
-    with open_store(config) as store:
-        hits = store.search(query, k, config.namespace, Filters(speaker, session, since, until))
+    with open_agent(config) as agent:
+        hits = agent.search(query, k, speaker=speaker, session=session, since=since, until=until)
     if as_json:
         for h in hits:
             spans = [{"start": s.start, "end": s.end, "text": s.text} for s in h.spans]
@@ -104,13 +104,13 @@ def demo(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
 
     config = settings(home, "demo", config_file)
     questions = ["Where does Maya live now?", "What instrument is Jonas learning?", "When did Jonas run his first 10k race?", "Who is Pixel?"]
-    with open_store(config) as store:
-        if store.log.count("demo") == 0:
-            store.ingest(sample_path(), "demo")
-            out.print(f"Remembered the sample conversation ({store.log.count('demo')} turns) in [bold]{config.home}[/], namespace [bold]demo[/].\n")
+    with open_agent(config) as agent:
+        if not agent.turns():
+            agent.ingest(sample_path())
+            out.print(f"Remembered the sample conversation ({agent.stats().turns} turns) in [bold]{config.home}[/], namespace [bold]demo[/].\n")
         for q in questions:
             out.print(f"[bold green]?[/] [bold]{q}[/]")
-            print_hits(store.search(q, 3, "demo"), q)
+            print_hits(agent.search(q, 3), q)
             out.print()
     out.print("Try your own: [bold]hyperloom search --namespace demo \"the fig tree\"[/]")
 
@@ -134,8 +134,8 @@ def forget(
     what = f"{chosen[0]} {turn or session or entity or ''}".strip()
     if not yes and not typer.confirm(f"Forget {what} in namespace {config.namespace!r}? This cannot be undone"):
         raise typer.Exit(1)
-    with open_store(config) as store:
-        n = store.forget(config.namespace, turn=turn, session=session, entity=entity)
+    with open_agent(config) as agent:
+        n = agent.forget(turn=turn, session=session, entity=entity, namespace=everything)
     out.print(f"Forgot {n} turns ({what}) in namespace [bold]{config.namespace}[/].")
 
 
@@ -148,11 +148,12 @@ def reindex(
 ) -> None:
     """Rebuild the vector and BM25 indexes from the turn log."""
     config = settings(home, namespace, config_file)
-    with open_store(config) as store:
-        names = store.log.namespaces() if all_namespaces else [config.namespace]
+    with open_agent(config) as agent:
+        names = agent.namespaces() if all_namespaces else [config.namespace]
         for name in names:
             started = time.perf_counter()
-            n = store.reindex(name)
+            agent.use_namespace(name)
+            n = agent.reindex()
             out.print(f"Reindexed {n} turns of namespace [bold]{name}[/] ({time.perf_counter() - started:.1f} s).")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
+import re
 import threading
 import time
 import uuid
@@ -35,8 +35,10 @@ from hyperloom.errors import InputError
 from hyperloom.memory.formats import Conversation
 from hyperloom.memory.hierarchy import Fact
 from hyperloom.memory.hypergraph import Point
-from hyperloom.memory.log import Session, Turn
+from hyperloom.memory.log import Session, Turn, validate_namespace
 from hyperloom.memory.store import MemoryStore
+from hyperloom.memory.temporal import parse_anchor
+from hyperloom.retrieval.embed import Embedder
 from hyperloom.retrieval.search import Filters, Hit
 
 _DONE = object()
@@ -74,33 +76,30 @@ class Stream:
 class Agent:
     """A memory agent over one data directory and namespace. Open it with `Agent.open`; close it (or use `with`)."""
 
-    def __init__(self, config: Config, *, store: MemoryStore | None = None, session: str | None = None, speaker: str = "user", critic: Critic | None = None):
+    def __init__(self, config: Config, *, store: MemoryStore | None = None, session: str | None = None, speaker: str = "user", critic: Critic | None = None, embedder: Embedder | None = None):
         self.config = config
-        self.store = store or MemoryStore(config)
-        self.namespace = config.namespace
+        self.namespace = validate_namespace(config.namespace)
+        self.store = store or MemoryStore(config, embedder=embedder)
         self.session = session or _new_session_id()
         self.speaker = speaker
         self._critic = critic
         self._graph = None
         self._graph_lock = threading.Lock()
-        self._checkpoints: sqlite3.Connection | None = None
         self.last_answer: Answer | None = None
 
     @classmethod
-    def open(cls, home: str | Path | None = None, namespace: str | None = None, *, model: str | None = None, session: str | None = None, speaker: str = "user", config: Config | None = None, critic: Critic | None = None, **settings: Any) -> "Agent":
-        """An agent on the embedded defaults unless told otherwise; `settings` are `Config` fields."""
+    def open(cls, home: str | Path | None = None, namespace: str | None = None, *, model: str | None = None, session: str | None = None, speaker: str = "user", config: Config | None = None, critic: Critic | None = None, embedder: Embedder | None = None, **settings: Any) -> "Agent":
+        """An agent on the embedded defaults unless told otherwise; `settings` are `Config` fields.
+        `embedder` replaces the configured one (e.g. one already loaded, shared by several agents)."""
         overrides = {"home": Path(home) if home is not None else None, "namespace": namespace, "model": model, **settings}
         if config is not None:
             config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         else:
             config = Config.load(**overrides)
         _check_model(config.model, config.api_base)
-        return cls(config, session=session, speaker=speaker, critic=critic)
+        return cls(config, session=session, speaker=speaker, critic=critic, embedder=embedder)
 
     def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.close()
-            self._checkpoints = None
         self.store.close()
 
     def __enter__(self) -> "Agent":
@@ -136,9 +135,11 @@ class Agent:
         if not isinstance(question, str) or not question.strip():
             raise InputError("The question is empty; ask something.")
         ctx = self._context(remember, speaker, now)
-        config = {"configurable": {"thread_id": f"{self.namespace}/{self.session}"}}
         final: dict = {}
-        events = self._compiled().stream({"question": question}, config, context=ctx, stream_mode=["custom", "values"])
+        # No checkpointer: the only state a run needs from earlier ones is the session's recent lines, and the
+        # log holds those. So forgetting a turn forgets it from the conversation state too, with nothing to purge.
+        start = {"question": question, "history": self._history()}
+        events = self._compiled().stream(start, context=ctx, stream_mode=["custom", "values"])
         try:
             for mode, payload in events:
                 if mode == "custom":
@@ -164,17 +165,18 @@ class Agent:
             self._critic = LLMCritic(self.config.model, self._llm_options()) if capable else LogisticCritic.load()
         return self._critic
 
+    def _history(self) -> list[str]:
+        """The current session's last lines, "speaker: text", oldest first (what pronouns refer back to)."""
+        from hyperloom.agent.graph import HISTORY
+
+        return [f"{t.speaker}: {t.text}" for t in self.store.log.session_tail(self.namespace, self.session, HISTORY)]
+
     def _compiled(self):
         with self._graph_lock:
             if self._graph is None:
-                from langgraph.checkpoint.sqlite import SqliteSaver
-
                 from hyperloom.agent.graph import build
 
-                self._checkpoints = _checkpoint_connection(self.config.db_path)
-                saver = SqliteSaver(self._checkpoints)
-                saver.setup()
-                self._graph = build().compile(checkpointer=saver)
+                self._graph = build().compile()
             return self._graph
 
     # -- memory -----------------------------------------------------------------------------------
@@ -182,48 +184,46 @@ class Agent:
     def remember(self, text: str, speaker: str | None = None, *, session: str | None = None, time: str | None = None, role: str = "user") -> Turn:
         """Store one turn (committed before this returns) and everything derived from it."""
         session = session or self.session
-        when = time or datetime.now().astimezone().isoformat(timespec="seconds")
+        when = _when(time)
         turn = Turn(f"{session}:{uuid.uuid4().hex[:10]}", text, speaker or self.speaker, session, role, when)
         return self.store.remember([turn], self.namespace, [Session(session, when)])[0]
 
-    def ingest(self, path: str | Path) -> list[Conversation]:
-        """Load a conversation file (LoCoMo or hyperloom JSON) into this namespace, validated before any write."""
-        return self.store.ingest(Path(path), self.namespace)
+    def ingest(self, source: str | Path | Conversation) -> list[Conversation]:
+        """Load a conversation file (LoCoMo or hyperloom JSON), validated before any write, or an already
+        loaded `Conversation`, into this namespace; then consolidate its structure."""
+        if isinstance(source, Conversation):
+            return self.store.add_conversations([source], self.namespace)
+        return self.store.ingest(Path(source), self.namespace)
+
+    def reindex(self) -> int:
+        """Rebuild every derived store of this namespace from the turn log, whatever the index files hold."""
+        return self.store.reindex(self.namespace)
+
+    def namespaces(self) -> list[str]:
+        """Every namespace of this data directory."""
+        return self.store.log.namespaces()
 
     def search(self, query: str, k: int = 10, *, speaker: str | None = None, session: str | None = None, since: str | None = None, until: str | None = None) -> list[Hit]:
+        """The k best turns for `query` (hybrid HNSW + BM25, with structure), each with its verbatim spans.
+        `since`/`until` are dates (ISO, or any complete written date); an unreadable one is an `InputError`."""
+        since, until = _date_bound("since", since), _date_bound("until", until)
         filters = Filters(speaker, session, since, until) if any((speaker, session, since, until)) else None
         return self.store.search(query, k, self.namespace, filters)
 
     def forget(self, *, turn: str | None = None, session: str | None = None, entity: str | None = None, namespace: bool = False) -> int:
         """Forget one turn, a session, every turn mentioning an entity, or (`namespace=True`) everything here.
 
-        Returns the number of turns forgotten. The conversation state the graph
-        checkpointed for this namespace goes too: it quotes what was forgotten.
+        Returns the number of turns forgotten. The agent's answers that quoted a
+        forgotten turn are forgotten with it (they repeat its words).
         """
         if not (turn or session or entity or namespace):
             raise InputError("Say what to forget: turn=, session=, entity=, or namespace=True for everything in this namespace.")
-        if turn is not None:
-            self.store._turn(self.namespace, turn)  # an unknown id is an error, not a silent 0
-        elif session is not None and session not in {s.id for s in self.sessions()}:
-            raise InputError(f"There is no session {session!r} in namespace {self.namespace!r}; list them with /sessions.")
-        count = self.store.forget(self.namespace, turn=turn, session=session, entity=entity)
-        self._forget_checkpoints()
-        return count
+        return self.store.forget(self.namespace, turn=turn, session=session, entity=entity)
 
     def correct(self, fact_id: int, text: str) -> Turn:
         """Replace what a fact says, in the turn it came from; the corrected turn is re-derived everywhere."""
         fact = self.fact(fact_id)
-        turn = self.store.correct(self.namespace, fact.turn_id, fact.start, fact.end, text)
-        self._forget_checkpoints()
-        return turn
-
-    def _forget_checkpoints(self) -> None:
-        self._compiled()
-        assert self._checkpoints is not None
-        with self._checkpoints:
-            for table in ("checkpoints", "writes"):
-                self._checkpoints.execute(f"DELETE FROM {table} WHERE thread_id LIKE ? ESCAPE '\\'", (_like_prefix(self.namespace),))
-        self._checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return self.store.correct(self.namespace, fact.turn_id, fact.start, fact.end, text)
 
     # -- reading memory ---------------------------------------------------------------------------
 
@@ -244,9 +244,11 @@ class Agent:
         return self.store.hierarchy.facts(self.namespace)
 
     def fact(self, fact_id: int) -> Fact:
-        facts = self.store.hierarchy.facts_by_id([fact_id])
-        if fact_id not in facts or facts[fact_id].turn_id not in {t.id for t in self.turns()}:
-            raise InputError(f"There is no fact {fact_id} in namespace {self.namespace!r}.")
+        """One fact of this namespace (a fact of another namespace is not found, whatever its id)."""
+        facts = self.store.hierarchy.facts_by_id([fact_id]) if isinstance(fact_id, int) else {}
+        # Turn seqs are unique across namespaces (turn ids are not): the fact's own turn must be here.
+        if fact_id not in facts or not self.store.log.turns(self.namespace, [facts[fact_id].turn_seq]):
+            raise InputError(f"There is no fact {fact_id!r} in namespace {self.namespace!r}.")
         return facts[fact_id]
 
     def scenes(self) -> list[tuple[int, str, str | None, str | None]]:
@@ -254,6 +256,9 @@ class Agent:
         return self.store.hierarchy.scenes(self.namespace)
 
     def scene_facts(self, scene: int) -> list[Fact]:
+        """The facts of one scene of this namespace (a scene of another namespace is not found)."""
+        if scene not in {s[0] for s in self.scenes()}:
+            raise InputError(f"There is no scene {scene!r} in namespace {self.namespace!r}.")
         ids = self.store.hierarchy.scene_facts(scene)
         return list(self.store.hierarchy.facts_by_id(ids).values())
 
@@ -279,10 +284,12 @@ class Agent:
         """Counts only (no rows are loaded): cheap enough for a status line after every change."""
         return MemoryStats(*self.store.counts(self.namespace))
 
-    def warm_up(self) -> None:
-        """Compile the graph and load the answering model now, so the first question does not wait for them."""
+    def warm_up(self, *, model: bool = True) -> None:
+        """Open the indexes, compile the graph and (unless `model=False`) load the answering model now,
+        so the first question does not wait for them."""
+        self.store.warm_up(self.namespace)
         self._compiled()
-        if self.config.model.startswith("local/"):
+        if model and self.config.model.startswith("local/"):
             from hyperloom.agent import local
 
             local.load(self.config.model)
@@ -313,8 +320,7 @@ class Agent:
         self._critic = None
 
     def use_namespace(self, namespace: str) -> None:
-        if not namespace.strip():
-            raise InputError("The namespace name is empty; give one.")
+        validate_namespace(namespace)
         self.config = self.config.model_copy(update={"namespace": namespace})
         self.namespace = namespace
         self.session = _new_session_id()
@@ -380,16 +386,24 @@ def _check_model(model: str, api_base: str | None) -> None:
     llm.check_model(model, api_base=api_base)
 
 
-def _checkpoint_connection(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA secure_delete = ON")  # forgotten conversation state is overwritten, not left in free pages
-    return conn
+def _when(time: str | None) -> str:
+    """The turn's time as ISO: now when not given; an unreadable one is refused, never stored as it came."""
+    if time is None:
+        return datetime.now().astimezone().isoformat(timespec="seconds")
+    parsed = parse_anchor(time) if isinstance(time, str) else None
+    if parsed is None:
+        raise InputError(f"The time {time!r} is not a date I can read; give an ISO time such as 2024-03-12T10:00:00.")
+    return parsed.isoformat(timespec="seconds")
 
 
-def _like_prefix(namespace: str) -> str:
-    escaped = namespace.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{escaped}/%"
+def _date_bound(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = parse_anchor(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise InputError(f"--{name} {value!r} is not a date I can read; give an ISO date such as 2024-03-12.")
+    # Filters compare ISO strings by prefix ("until 2024-03-12" keeps that whole day): an ISO bound stays as given.
+    return value if re.match(r"\d{4}-\d{2}", value) else parsed.date().isoformat()
 
 
 def _new_session_id() -> str:

@@ -27,12 +27,12 @@ from hyperloom.agent.quotes import verify_quote
 from hyperloom.agent.rewrite import ASSISTANT, rewrite as rewrite_question
 from hyperloom.agent.rounds import next_queries, ranking, search_round
 from hyperloom.agent.state import Context, State, citation_from_dict, hit_from_dict, hit_to_dict
-from hyperloom.memory.log import Session, Turn
+from hyperloom.memory.log import QUESTION, Session, Turn, is_question
 from hyperloom.memory.temporal import parse_anchor
 from hyperloom.retrieval.pack import pack as pack_evidence
 from hyperloom.retrieval.spans import Span
 
-HISTORY = 8  # lines of the session kept in the state for pronoun resolution
+HISTORY = 8  # lines of the session read back for pronoun resolution
 NO_ANSWER = "No information available."
 LOCAL_LOOK = 5  # evidence turns a small local model reads: its prefill is most of the time to first token
 QUOTE_TOKENS = 16  # answers are short; a long quote is a copied turn, not an answer
@@ -193,17 +193,17 @@ def _as_dict(citation) -> dict:
 
 @_timed("memorize")
 def memorize(state: State, runtime: Runtime[Context]) -> dict:
+    """Log the exchange. The question is kept as a question (never evidence), the answer as the assistant's
+    (never evidence either), and the answer is linked to the turns it quoted, so forgetting one forgets it."""
     ctx = runtime.context
-    asked, said = f"{ctx.speaker}: {state['question']}", f"{ASSISTANT}: {state['text']}"
-    history = [*(state.get("history") or []), asked, said][-HISTORY:]
     if ctx.remember:
         when = _now(ctx).isoformat(timespec="seconds")
-        turns = [
-            Turn(f"{ctx.session}:{uuid.uuid4().hex[:10]}", state["question"], ctx.speaker, ctx.session, "user", when),
-            Turn(f"{ctx.session}:{uuid.uuid4().hex[:10]}", state["text"], ASSISTANT, ctx.session, "assistant", when),
-        ]
-        ctx.store.remember(turns, ctx.namespace, [Session(ctx.session, when)])
-    return {"history": history}
+        question, said = state["question"], state["text"]
+        asked = Turn(f"{ctx.session}:{uuid.uuid4().hex[:10]}", question, ctx.speaker, ctx.session, QUESTION if is_question(question) else "user", when)
+        answered = Turn(f"{ctx.session}:{uuid.uuid4().hex[:10]}", said, ASSISTANT, ctx.session, "assistant", when)
+        quotes = [(answered.id, c["turn_id"]) for c in state.get("citations") or []]
+        ctx.store.remember([asked, answered], ctx.namespace, [Session(ctx.session, when)], quotes=quotes)
+    return {}
 
 
 def _now(ctx: Context) -> datetime:

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from hyperloom.config import Config
 from hyperloom.evals.datasets import Question, Unit
 from hyperloom.evals.metrics import evidence_recall
-from hyperloom.memory.store import MemoryStore
+from hyperloom.retrieval.embed import Embedder
 from hyperloom.memory.temporal import parse_anchor
 
 
-def make_agent(store: MemoryStore, config: Config, unit: Unit, critic: object | None):
+def make_agent(config: Config, unit: Unit, critic: object | None, embedder: Embedder | None = None):
     """An agent over the unit's namespace; `critic=None` is the agent's own default (the shipped critic)."""
     from hyperloom import Agent
 
-    return Agent(config.model_copy(update={"namespace": unit.name}), store=store, critic=critic)
+    return Agent.open(config=config, namespace=unit.name, critic=critic, embedder=embedder)
 
 
 def critic_info(agent) -> dict:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hyperloom.evals.datasets import Question
 from hyperloom.evals.metrics import bleu1, exact_match, gold_for, locomo_f1
-from hyperloom.memory.store import MemoryStore
-
-# What QA mode calls for each question: (store, namespace, question) -> the answer text.
-# The agent (issue 4) will provide one; until then QA mode runs only through the Python API.
-Answerer = Callable[[MemoryStore, str, Question], str]
+# A custom answer function for QA mode: (the unit's Agent, question) -> the answer text (the agent's own when None).
+Answerer = Callable[[Any, Question], str]
 
 # Published QA scores leave these out of the overall figure (LoCoMo reports categories 1-4).
 UNSCORED = ("adversarial", "abstention")

@@ -37,7 +37,7 @@ class RunOptions:
     judge: str | None = None
     judge_cache: Path | None = None
     judge_kwargs: dict | None = None  # passed to litellm.completion (tests: mock_response)
-    answerer: Answerer | None = None  # QA mode: (store, namespace, question) -> answer; None answers with the agent
+    answerer: Answerer | None = None  # QA mode: (agent, question) -> answer; None answers with the agent's own
     critic: object | None = None  # QA mode with the agent: a picklable critic; None is the agent's default (shipped weights)
 
 

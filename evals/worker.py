@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hyperloom.agent.api import Agent
 from hyperloom.config import Config
 from hyperloom.evals.datasets import Question, Unit
 from hyperloom.evals.qa import Answerer, score_answer
 from hyperloom.evals.retrieval import score_hits, search_depth
 from hyperloom.memory.log import Turn
-from hyperloom.memory.store import MemoryStore
 from hyperloom.retrieval.embed import Embedder, OnnxMiniLM, make_embedder
 
 Emit = Callable[[dict], None]
@@ -36,7 +36,7 @@ class WorkSettings:
     judge: str | None = None
     judge_cache: str | None = None
     judge_kwargs: dict | None = None
-    answerer: Answerer | None = None  # QA mode: a custom answer function instead of the agent
+    answerer: Answerer | None = None  # QA mode: a custom answer function (agent, question) -> text instead of the agent's own
     critic: object | None = None  # QA mode with the agent: None is the agent's default (the shipped critic)
 
     @property
@@ -76,55 +76,48 @@ def run_unit(unit: Unit, settings: WorkSettings, emit: Emit) -> None:
     """Emit one `ingest` record, then one `question` record per question, each as soon as it is done."""
     embedder = embedder_for(settings)
     with tempfile.TemporaryDirectory(prefix="hyperloom-eval-") as home:
-        config = Config(**settings.config, home=Path(home))
-        store = MemoryStore(config, embedder=embedder)
-        agent = None
-        try:
-            record = ingest(store, unit)
-            if settings.agent:
-                from hyperloom.evals.agent_qa import critic_info, make_agent
+        from hyperloom.evals.agent_qa import critic_info, make_agent
 
-                agent = make_agent(store, config, unit, settings.critic)
+        config = Config(**settings.config, home=Path(home))
+        with make_agent(config, unit, settings.critic, embedder) as agent:
+            record = ingest(agent, unit)
+            if settings.agent:
                 record["critic"] = critic_info(agent)
             emit(record)
             turns = {t.id: t for t in unit.conversation.turns}
             for question in unit.questions:
-                emit(ask(store, question, turns, settings, agent, unit))
-        finally:
-            (agent or store).close()  # the agent closes its checkpoints and the store
+                emit(ask(agent, question, turns, settings, unit))
 
 
-def ingest(store: MemoryStore, unit: Unit) -> dict:
+def ingest(agent: Agent, unit: Unit) -> dict:
     started = time.perf_counter()
-    store.remember(unit.conversation.turns, unit.name, unit.conversation.sessions)
-    if store.config.memory == "structured":
-        store.consolidate(unit.name)  # scenes and persona, as `MemoryStore.ingest` builds them; flat search never reads them
-    store.bm25(unit.name)  # built lazily otherwise, and the first search would pay for it
+    agent.ingest(unit.conversation)
+    agent.warm_up(model=False)  # the BM25 index is built lazily otherwise, and the first search would pay for it
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"kind": "ingest", "unit": unit.name, "turns": len(unit.conversation.turns), "seconds": seconds, "peak_rss_mb": round(peak_mb, 1)}
 
 
-def ask(store: MemoryStore, question: Question, turns: dict[str, Turn], settings: WorkSettings, agent=None, unit: Unit | None = None) -> dict:
+def ask(agent: Agent, question: Question, turns: dict[str, Turn], settings: WorkSettings, unit: Unit | None = None) -> dict:
     record: dict = {"kind": "question", "key": question.key, "unit": question.unit, "category": question.category, "excluded": question.excluded}
     if question.excluded is None:
         started = time.perf_counter()
-        hits = store.search(question.text, search_depth(settings.ks), namespace=question.unit)
+        hits = agent.search(question.text, search_depth(settings.ks))
         record["latency_ms"] = (time.perf_counter() - started) * 1000
         record["ranked"] = [h.turn_id for h in hits[: max(settings.ks)]]
         record["retrieval"] = score_hits(question, hits, turns, settings.ks)
-        if question.category == "temporal" and question.answer and store.structured:
-            record["date_found"] = date_found(store, question, hits[:10])
+        if question.category == "temporal" and question.answer and agent.config.memory == "structured":
+            record["date_found"] = date_found(agent, question, hits[:10])
     if settings.mode == "qa":
-        record.update(answer(store, question, settings, agent, unit))
+        record.update(answer(agent, question, settings, unit))
     return record
 
 
-def date_found(store: MemoryStore, question: Question, hits: list) -> bool:
+def date_found(agent: Agent, question: Question, hits: list) -> bool:
     """Whether the gold date is among the resolved dates of the top-10 evidence's facts (issue 3's temporal measure)."""
     gold = _plain(str(question.answer))
     ids = {h.turn_id for h in hits}
-    labels = {_plain(label) for f in store.hierarchy.facts(question.unit) if f.turn_id in ids for label in f.dates}
+    labels = {_plain(label) for f in agent.facts() if f.turn_id in ids for label in f.dates}
     return any(label and label in gold for label in labels)
 
 
@@ -132,16 +125,16 @@ def _plain(text: str) -> str:
     return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
 
-def answer(store: MemoryStore, question: Question, settings: WorkSettings, agent=None, unit: Unit | None = None) -> dict:
+def answer(agent: Agent, question: Question, settings: WorkSettings, unit: Unit | None = None) -> dict:
     """The answer (by the agent, or by a custom answer function), its scores and, with --judge, the verdicts."""
-    if agent is not None:
+    if settings.agent:
         from hyperloom.evals.agent_qa import ask_agent, question_now
 
         out = ask_agent(agent, question, question_now(question, unit) if unit else question.date)
         prediction = out["prediction"]
     elif settings.answerer is not None:
         started = time.perf_counter()
-        prediction = settings.answerer(store, question.unit, question)
+        prediction = settings.answerer(agent, question)
         out = {"prediction": prediction, "answer_ms": (time.perf_counter() - started) * 1000}
     else:
         raise RuntimeError("QA mode needs the agent or an answer function")

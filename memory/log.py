@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -42,7 +44,24 @@ CREATE TABLE IF NOT EXISTS turns (
 CREATE INDEX IF NOT EXISTS turns_by_session ON turns(namespace, session, position);
 CREATE INDEX IF NOT EXISTS turns_by_position ON turns(namespace, position);
 CREATE INDEX IF NOT EXISTS turns_by_speaker ON turns(namespace, speaker);  -- every search asks who the speakers are
+CREATE TABLE IF NOT EXISTS quotes (  -- an answer of the agent's and a turn it quoted: forgetting the turn forgets the answer
+    answer INTEGER NOT NULL REFERENCES turns(seq) ON DELETE CASCADE,
+    quoted INTEGER NOT NULL REFERENCES turns(seq) ON DELETE CASCADE,
+    PRIMARY KEY (quoted, answer)
+);
+CREATE TABLE IF NOT EXISTS changes (  -- bumped by every write of a namespace: other processes notice it and reload
+    namespace TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+-- LangGraph checkpoints lived here before the conversation state was read back from the log; they held the
+-- text of answers and evidence, so an old data directory loses them on open (secure_delete overwrites the pages).
+DROP TABLE IF EXISTS checkpoints;
+DROP TABLE IF EXISTS writes;
 """
+
+QUESTION = "question"  # the role of a question put to the agent: kept in the log, never evidence
+NOT_EVIDENCE = (QUESTION, "assistant")  # roles whose turns are logged but never indexed or quoted as evidence
+NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +94,7 @@ class TurnLog:
         self.path = str(path)
         self._lock = threading.RLock()
         try:
+            _create_private(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -122,13 +142,18 @@ class TurnLog:
     def append(self, turn: Turn, namespace: str, session: Session | None = None) -> Turn:
         return self.append_many([turn], namespace, [session] if session else [])[0]
 
-    def append_many(self, turns: Iterable[Turn], namespace: str, sessions: Iterable[Session] = ()) -> list[Turn]:
-        """Store `turns` (and their `sessions`) in one transaction; returns them with seq and position."""
+    def append_many(self, turns: Iterable[Turn], namespace: str, sessions: Iterable[Session] = (), quotes: Iterable[tuple[str, str]] = ()) -> list[Turn]:
+        """Store `turns` (and their `sessions`) in one transaction; returns them with seq and position.
+
+        `quotes` are (answer turn id, quoted turn id) pairs: the answer goes when the quoted turn is forgotten.
+        """
         turns = list(turns)
+        validate_namespace(namespace)
         for turn in turns:
             validate_turn(turn)
         try:
             with self.transaction() as db:
+                self._bump(db, namespace)
                 db.execute("INSERT OR IGNORE INTO namespaces(name) VALUES (?)", (namespace,))
                 for s in sessions:
                     db.execute(
@@ -137,7 +162,14 @@ class TurnLog:
                         "title = coalesce(excluded.title, title)",
                         (namespace, s.id, s.started_at, s.title),
                     )
-                return [self._insert(db, t, namespace) for t in turns]
+                stored = [self._insert(db, t, namespace) for t in turns]
+                for answer, quoted in quotes:
+                    db.execute(
+                        "INSERT OR IGNORE INTO quotes(answer, quoted) SELECT a.seq, q.seq FROM turns a, turns q "
+                        "WHERE a.namespace = ? AND a.id = ? AND q.namespace = ? AND q.id = ?",
+                        (namespace, answer, namespace, quoted),
+                    )
+                return stored
         except sqlite3.IntegrityError as exc:
             raise InputError(f"A turn id is already in namespace {namespace!r} ({exc}); give each turn a unique id.") from None
 
@@ -151,8 +183,21 @@ class TurnLog:
         )
         return replace(turn, namespace=namespace, position=position, seq=cur.lastrowid)
 
+    def _bump(self, db: sqlite3.Connection, namespace: str) -> None:
+        """Count one more change of the namespace, in the writer's transaction (readers compare `version`)."""
+        db.execute("INSERT INTO changes(namespace, version) VALUES (?, 1) ON CONFLICT DO UPDATE SET version = version + 1", (namespace,))
+
+    def version(self, namespace: str) -> int:
+        """How many writes the namespace has seen, by any process: a cached index older than this is stale."""
+        with self._lock:
+            row = self._db.execute("SELECT version FROM changes WHERE namespace = ?", (namespace,)).fetchone()
+        return row[0] if row else 0
+
     def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None) -> list[int]:
-        """Delete one turn, one session, or (neither given) the whole namespace; returns the deleted seqs."""
+        """Delete one turn, one session, or (neither given) the whole namespace; returns the deleted seqs.
+
+        The agent's answers that quoted a deleted turn are deleted with it (their seqs are returned too).
+        """
         if turn is not None:
             where, args = "namespace = ? AND id = ?", (namespace, turn)
         elif session is not None:
@@ -160,7 +205,11 @@ class TurnLog:
         else:
             where, args = "namespace = ?", (namespace,)
         with self.transaction() as db:
+            self._bump(db, namespace)
             seqs = [r[0] for r in db.execute(f"SELECT seq FROM turns WHERE {where}", args)]
+            quoting = f"SELECT answer FROM quotes WHERE quoted IN (SELECT seq FROM turns WHERE {where})"
+            seqs += [r[0] for r in db.execute(f"SELECT DISTINCT seq FROM turns WHERE seq IN ({quoting}) AND NOT ({where})", args + args)]
+            db.execute(f"DELETE FROM turns WHERE seq IN ({quoting})", args)
             db.execute(f"DELETE FROM turns WHERE {where}", args)
             if session is not None and turn is None:
                 db.execute("DELETE FROM sessions WHERE namespace = ? AND id = ?", (namespace, session))
@@ -175,14 +224,19 @@ class TurnLog:
         corrected = replace(turn, text=text)
         validate_turn(corrected)
         with self.transaction() as db:
+            self._bump(db, namespace)
+            # The agent's answers that quoted the old words repeat them: they go.
+            db.execute("DELETE FROM turns WHERE seq IN (SELECT answer FROM quotes WHERE quoted = ?)", (turn.seq,))
             db.execute("UPDATE turns SET text = ? WHERE seq = ?", (text, turn.seq))
         return corrected
 
     # -- reading ---------------------------------------------------------------
 
-    def turns(self, namespace: str, seqs: Iterable[int] | None = None) -> list[Turn]:
-        """Turns of a namespace in conversation order (only `seqs`, if given)."""
+    def turns(self, namespace: str, seqs: Iterable[int] | None = None, *, evidence: bool = False) -> list[Turn]:
+        """Turns of a namespace in conversation order (only `seqs`, if given; only evidence, if asked)."""
         sql = f"SELECT {_COLUMNS} FROM turns WHERE namespace = ?"
+        if evidence:
+            sql += f" AND role NOT IN ({','.join(repr(r) for r in NOT_EVIDENCE)})"
         args: list[object] = [namespace]
         if seqs is not None:
             seqs = list(seqs)
@@ -211,6 +265,12 @@ class TurnLog:
             raise KeyError(f"no turn {turn_id!r} in namespace {namespace!r}")
         return Turn(*row)
 
+    def session_tail(self, namespace: str, session: str, n: int) -> list[Turn]:
+        """The last `n` turns of one session, oldest first."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM turns WHERE namespace = ? AND session = ? ORDER BY position DESC LIMIT ?", (namespace, session, n)).fetchall()
+        return [Turn(*row) for row in reversed(rows)]
+
     def text(self, turn_id: str, namespace: str) -> str:
         return self.turn(turn_id, namespace).text
 
@@ -238,6 +298,31 @@ class TurnLog:
 
 
 _COLUMNS = "id, text, speaker, session, role, created_at, caption, namespace, position, seq"
+
+
+def is_evidence(turn: Turn) -> bool:
+    """What was said in a conversation, not a question put to the agent or the agent's own answer."""
+    return turn.role not in NOT_EVIDENCE
+
+
+def is_question(text: str) -> bool:
+    """A line typed to the agent that asks rather than tells ("Where do I live?" vs "I moved to Porto.")."""
+    stripped = text.strip()
+    return stripped.endswith("?") or bool(re.match(r"(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|should|have|has|had)\b", stripped, re.IGNORECASE))
+
+
+def validate_namespace(name: object) -> str:
+    """Namespaces name files and collections: a documented character set keeps any two names apart."""
+    if not isinstance(name, str) or not NAMESPACE.fullmatch(name):
+        raise InputError(f"The namespace {name!r} is not valid: use 1 to 128 letters, digits, '.', '_', ':', '@' or '-', starting with a letter or digit.")
+    return name
+
+
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only; SQLite gives its -wal and -shm files the same mode."""
+    if path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def validate_turn(turn: Turn) -> None:

@@ -1,25 +1,32 @@
-"""MemoryStore: the one write path (remember, forget, reindex, consolidate) fanning out from the log to every derived store."""
+"""MemoryStore: the one write path (remember, forget, correct, reindex, consolidate) fanning out from the log to every derived store.
+
+Several processes may share a data directory. Every write of a namespace runs
+under that namespace's lock (a lock file), and ends with its index files saved
+and the log's change counter noted; before any operation, a process whose noted
+counter is behind the log's reloads the files and reconciles them with the log
+(`sync`): an explicit step, never a side effect of a getter.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from hyperloom.config import Config
-from hyperloom.errors import InputError, StorageError
+from hyperloom.errors import IndexDamaged, InputError, StorageError
 from hyperloom.memory.extract import entities, extract
 from hyperloom.memory.formats import Conversation, load_conversations
 from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
 from hyperloom.memory.hypergraph import Hypergraph
-from hyperloom.memory.log import Session, Turn, TurnLog
+from hyperloom.memory.locks import NamespaceLocks
+from hyperloom.memory.log import Session, Turn, TurnLog, is_evidence, validate_namespace
 from hyperloom.retrieval.embed import Embedder, make_embedder
 from hyperloom.retrieval.index import ChromaIndex, HnswIndex, VectorIndex, safe_name
 from hyperloom.retrieval.lexical import BM25
-from hyperloom.retrieval.search import CANDIDATES, Filters, Hit, document_text, hybrid_search
+from hyperloom.retrieval.search import CANDIDATES, Filters, Hit, check_query, document_text, hybrid_search
 from hyperloom.retrieval.spans import sentences
 
 LEVELS = ("turns", "facts", "scenes")
@@ -30,19 +37,19 @@ class MemoryStore:
 
     def __init__(self, config: Config, *, embedder: Embedder | None = None):
         self.config = config
-        _ensure_writable(config.home)
+        _ensure_private_dir(config.home)
         self.log = TurnLog(config.db_path)
         self.hierarchy = Hierarchy(self.log)
         self.hypergraph = Hypergraph(self.log)
         self.embedder = embedder or make_embedder(config.embedder)
-        self.notices: list[str] = []  # things a front end should show the user (e.g. a rebuilt table)
+        self.notices: list[str] = []  # things a front end should show the user (e.g. a rebuilt index)
         self._vectors: dict[tuple[str, str], VectorIndex] = {}
         self._bm25: dict[tuple[str, str], BM25] = {}
         self._spoken: dict[tuple[str, str], tuple[list[int], np.ndarray]] = {}  # (namespace, speaker) -> turn seqs, fact vectors
-        self._lock = threading.RLock()
+        self._seen: dict[str, int] = {}  # namespace -> the log's change counter this process's indexes reflect
+        self._locks = NamespaceLocks(config.home / "locks")
 
     def close(self) -> None:
-        self.save()
         self.log.close()
 
     def __enter__(self) -> "MemoryStore":
@@ -51,36 +58,44 @@ class MemoryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- writing ---------------------------------------------------------------
-
-    def remember(self, turns: Iterable[Turn], namespace: str, sessions: Iterable[Session] = ()) -> list[Turn]:
-        """Commit turns to the log (all or none), then derive facts, points and index entries from them."""
-        self.vectors(namespace)  # open (and reconcile) before the log grows, so new turns are embedded once
-        stored = self.log.append_many(turns, namespace, sessions)
-        if self.structured:
-            self._index_turns_and_facts(namespace, stored, self._derive(stored, namespace))
-        else:
-            self._index(namespace, "turns", stored)
-        return stored
-
     @property
     def structured(self) -> bool:
         """Whether this store builds and searches the hierarchy and hypergraph (flat: turns only, cheaper writes)."""
         return self.config.memory == "structured"
 
+    # -- writing ---------------------------------------------------------------
+
+    def remember(self, turns: Iterable[Turn], namespace: str, sessions: Iterable[Session] = (), quotes: Iterable[tuple[str, str]] = ()) -> list[Turn]:
+        """Commit turns to the log (all or none), then derive facts, points and index entries from the evidence among them.
+
+        `quotes`: (answer turn id, quoted turn id) pairs, so forgetting a quoted turn forgets the answer too.
+        """
+        with self._writing(namespace):
+            stored = self.log.append_many(turns, namespace, sessions, quotes)
+            evidence = [t for t in stored if is_evidence(t)]  # questions to the agent and its answers are logged only
+            if self.structured:
+                self._index_turns_and_facts(namespace, evidence, self._derive(evidence, namespace))
+            else:
+                self._index(namespace, "turns", evidence)
+        return stored
+
     def ingest(self, path: Path, namespace: str) -> list[Conversation]:
         """Load a conversation file whole (validated before any write) into `namespace`, then consolidate."""
-        conversations = load_conversations(path)
+        validate_namespace(namespace)
+        return self.add_conversations(load_conversations(path), namespace)
+
+    def add_conversations(self, conversations: list[Conversation], namespace: str) -> list[Conversation]:
+        """Remember loaded conversations in one transaction (several: session ids prefixed by each one's name), then consolidate."""
         many = len(conversations) > 1
         turns, sessions = [], []
         for c in conversations:
             prefix = f"{c.name}/" if many else ""
             sessions += [Session(prefix + s.id, s.started_at, s.title) for s in c.sessions]
             turns += [Turn(prefix + t.id, t.text, t.speaker, prefix + t.session, t.role, t.created_at, t.caption) for t in c.turns]
-        self.remember(turns, namespace, sessions)
-        if self.structured:
-            self.consolidate(namespace)
-        self.save()
+        with self._writing(namespace):
+            self.remember(turns, namespace, sessions)
+            if self.structured:
+                self._consolidate(namespace)
         return conversations
 
     def _derive(self, turns: list[Turn], namespace: str) -> list[Fact]:
@@ -99,9 +114,14 @@ class MemoryStore:
 
     def consolidate(self, namespace: str) -> None:
         """Scenes, persona and reflection from the facts; aliases and merges in the hypergraph; scene indexes."""
+        with self._writing(namespace):
+            self._consolidate(namespace)
+
+    def _consolidate(self, namespace: str) -> None:
+        """Scenes, persona and reflection from the facts; aliases and merges in the hypergraph; scene indexes."""
         facts = self.hierarchy.facts(namespace)
         vectors = dict(zip((f.id for f in facts), self.vectors(namespace, "facts").get([f.id for f in facts])))
-        with self._lock, self.log.transaction():
+        with self.log.transaction():
             centroids = self.hierarchy.consolidate(namespace, vectors, self._dimension_vectors())
             scene_of = {f.id: f.scene for f in self.hierarchy.facts(namespace)}
             self.hypergraph.consolidate(namespace, scene_of, self.log.speakers(namespace))
@@ -111,27 +131,32 @@ class MemoryStore:
         if ids:
             scenes.add(ids, np.stack([centroids[i] for i in ids]))
         self._bm25.pop((namespace, "scenes"), None)
-        self.save()
 
     def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None, entity: str | None = None) -> int:
-        """Remove a turn, a session, every turn mentioning an entity, or (none given) the whole namespace, everywhere."""
-        if entity is not None:
-            return self._forget_entity(namespace, entity)
-        if turn is None and session is None:
-            return self._forget_namespace(namespace)
-        return self._cascade(namespace, self.log.forget(namespace, turn=turn, session=session))
+        """Remove a turn, a session, every turn mentioning an entity, or (none given) the whole namespace, everywhere.
+
+        An unknown turn, session, entity or namespace is an `InputError`, never a silent 0.
+        """
+        with self._writing(namespace):
+            if entity is not None:
+                return self._forget_entity(namespace, entity)
+            if turn is None and session is None:
+                return self._forget_namespace(namespace)
+            if turn is not None:
+                self._turn(namespace, turn)
+            elif session not in {s.id for s in self.log.sessions(namespace)}:
+                raise InputError(f"There is no session {session!r} in namespace {namespace!r}; list them with /sessions or the inspector.")
+            return self._cascade(namespace, self.log.forget(namespace, turn=turn, session=session))
 
     def _cascade(self, namespace: str, seqs: list[int]) -> int:
         """Remove the derived traces of turns already deleted from the log, then re-consolidate once."""
-        with self._lock:
-            with self.log.transaction():
-                fact_ids = self.hierarchy.forget_turns(namespace, seqs)
-                self.hypergraph.forget_facts(namespace, fact_ids)
-            self._delete(namespace, "turns", seqs)
-            self._delete(namespace, "facts", fact_ids)
-            if self.structured or self.hierarchy.scenes(namespace):
-                self.consolidate(namespace)  # scene summaries must not keep forgotten words
-            self.log.purge()
+        with self.log.transaction():
+            fact_ids = self.hierarchy.forget_turns(namespace, seqs)
+            self.hypergraph.forget_facts(namespace, fact_ids)
+        self._delete(namespace, "turns", seqs)
+        self._delete(namespace, "facts", fact_ids)
+        if self.structured or self.hierarchy.scenes(namespace):
+            self._consolidate(namespace)  # scene summaries must not keep forgotten words
         return len(seqs)
 
     def correct(self, namespace: str, turn_id: str, start: int, end: int, text: str) -> Turn:
@@ -140,23 +165,23 @@ class MemoryStore:
         The log stays the truth: a correction is an edit of what was said, so a
         reindex reproduces it, and the old words leave no trace in any store.
         """
-        old = self._turn(namespace, turn_id)
-        if not 0 <= start <= end <= len(old.text):
-            raise InputError(f"The span {start}:{end} is outside turn {turn_id!r} ({len(old.text)} characters); pick a span of its text.")
-        with self._lock:
+        with self._writing(namespace):
+            old = self._turn(namespace, turn_id)
+            if not 0 <= start <= end <= len(old.text):
+                raise InputError(f"The span {start}:{end} is outside turn {turn_id!r} ({len(old.text)} characters); pick a span of its text.")
             turn = self.log.replace_text(namespace, turn_id, old.text[:start] + text + old.text[end:])
             with self.log.transaction():
                 fact_ids = self.hierarchy.forget_turns(namespace, [turn.seq])
                 self.hypergraph.forget_facts(namespace, fact_ids)
             self._delete(namespace, "turns", [turn.seq])
             self._delete(namespace, "facts", fact_ids)
-            if self.structured:
+            if not is_evidence(turn):
+                pass
+            elif self.structured:
                 self._index_turns_and_facts(namespace, [turn], self._derive([turn], namespace))
-                self.consolidate(namespace)
+                self._consolidate(namespace)
             else:
                 self._index(namespace, "turns", [turn])
-                self.save()
-            self.log.purge()
         return turn
 
     def _turn(self, namespace: str, turn_id: str) -> Turn:
@@ -168,7 +193,6 @@ class MemoryStore:
     def _forget_entity(self, namespace: str, name: str) -> int:
         if not self.structured:
             raise InputError("Forgetting an entity needs structured memory; set HYPERLOOM_MEMORY=structured (the default) and try again.")
-        self.vectors(namespace)  # rebuilds the hypergraph first if it is missing
         target = self.hypergraph.aliases(namespace).get(name.lower())
         if target is None:
             raise InputError(f"No entity called {name!r} in namespace {namespace!r}; check the name with `hyperloom search`.")
@@ -176,12 +200,10 @@ class MemoryStore:
         return self._cascade(namespace, [seq for t in sorted(turn_ids) for seq in self.log.forget(namespace, turn=t)])
 
     def _forget_namespace(self, namespace: str) -> int:
+        if namespace not in self.log.namespaces():
+            raise InputError(f"There is no namespace {namespace!r} here; the ones that exist are: {', '.join(self.log.namespaces()) or 'none'}.")
         seqs = self.log.forget(namespace)
-        with self._lock:
-            self._clear_derived(namespace)
-            for level in LEVELS:
-                self._vectors.pop((namespace, level))
-            self.log.purge()
+        self._clear_derived(namespace)
         return len(seqs)
 
     def _clear_derived(self, namespace: str) -> None:
@@ -191,28 +213,25 @@ class MemoryStore:
             self.hypergraph.forget_namespace(namespace)
         self._forget_spoken(namespace)
         for level in LEVELS:
-            index = self._open_vectors(namespace, level)  # not vectors(): that would first reconcile what goes
-            index.drop()
-            self._vectors[(namespace, level)] = index
+            self.vectors(namespace, level).drop()
             self._bm25.pop((namespace, level), None)
 
     def reindex(self, namespace: str) -> int:
-        """Rebuild every derived store of the namespace (indexes, facts, hypergraph, scenes) from the log alone."""
-        with self._lock:
+        """Rebuild every derived store of the namespace (indexes, facts, hypergraph, scenes) from the log alone,
+        whatever state the index files are in."""
+        validate_namespace(namespace)
+        with self._locks.hold(namespace):
+            for level in LEVELS:  # not opened from their files: those may be what is damaged
+                self._vectors[(namespace, level)] = self._open_vectors(namespace, level, load=False)
             self._clear_derived(namespace)
-            turns = self.log.turns(namespace)
-            if not self.structured:
+            turns = self.log.turns(namespace, evidence=True)
+            if self.structured:
+                self._index_turns_and_facts(namespace, turns, self._derive(turns, namespace))
+                self._consolidate(namespace)
+            else:
                 self._index(namespace, "turns", turns)
-                self.save()
-                return len(turns)
-            self._index_turns_and_facts(namespace, turns, self._derive(turns, namespace))
-            self.consolidate(namespace)
+            self._written(namespace)
             return len(turns)
-
-    def save(self) -> None:
-        with self._lock:
-            for index in self._vectors.values():
-                index.save()
 
     def _index_turns_and_facts(self, namespace: str, turns: list[Turn], facts: list[Fact]) -> None:
         """Embed turns, and only the facts that say more than their turn's vector does.
@@ -225,7 +244,7 @@ class MemoryStore:
         per_turn: dict[int, int] = {}
         for f in facts:
             per_turn[f.turn_seq] = per_turn.get(f.turn_seq, 0) + 1
-        reuse = {f.id: turn_vectors[row[f.turn_seq]] for f in facts if per_turn[f.turn_seq] == 1 or len(f.text.split()) < 5}
+        reuse = {f.id: turn_vectors[row[f.turn_seq]] for f in facts if f.turn_seq in row and (per_turn[f.turn_seq] == 1 or len(f.text.split()) < 5)}
         self._index(namespace, "facts", facts, reuse)
 
     def _index(self, namespace: str, level: str, items: list, known: dict[int, np.ndarray] | None = None) -> np.ndarray:
@@ -237,27 +256,24 @@ class MemoryStore:
         todo = [j for j, i in enumerate(ids) if i not in known]
         fresh = dict(zip(todo, self.embedder.embed_many([texts[j] for j in todo], self.config.embed_batch_size)))
         vectors = np.stack([known[i] if i in known else fresh[j] for j, i in enumerate(ids)])
-        with self._lock:
-            self._forget_spoken(namespace)
-            self.vectors(namespace, level).add(ids, vectors)
-            if (namespace, level) in self._bm25:  # an unbuilt BM25 reads the stores when first needed
-                self._bm25[(namespace, level)].add(ids, texts, groups)
+        self._forget_spoken(namespace)
+        self.vectors(namespace, level).add(ids, vectors)
+        if (namespace, level) in self._bm25:  # an unbuilt BM25 reads the stores when first needed
+            self._bm25[(namespace, level)].add(ids, texts, groups)
         return vectors
 
     def _delete(self, namespace: str, level: str, ids: list[int]) -> None:
         self._forget_spoken(namespace)
         self.vectors(namespace, level).delete(ids)
         self.bm25(namespace, level).delete(ids)
-        self.vectors(namespace, level).save()
 
     def spoken(self, namespace: str, speaker: str) -> tuple[list[int], np.ndarray]:
         """Turn seqs and fact vectors of everything one speaker said (cached until the namespace changes)."""
-        with self._lock:
-            key = (namespace, speaker)
-            if key not in self._spoken:
-                own = self.hierarchy.spoken_by(namespace, speaker)
-                self._spoken[key] = ([seq for _, seq in own], self.vectors(namespace, "facts").get([fid for fid, _ in own]))
-            return self._spoken[key]
+        key = (namespace, speaker)
+        if key not in self._spoken:
+            own = self.hierarchy.spoken_by(namespace, speaker)
+            self._spoken[key] = ([seq for _, seq in own], self.vectors(namespace, "facts").get([fid for fid, _ in own]))
+        return self._spoken[key]
 
     def _forget_spoken(self, namespace: str) -> None:
         for key in [k for k in self._spoken if k[0] == namespace]:
@@ -267,67 +283,113 @@ class MemoryStore:
         names = list(DIMENSIONS)
         return dict(zip(names, self.embedder.embed_many([DIMENSIONS[n] for n in names])))
 
-    # -- derived stores, opened lazily and reconciled with the log ---------------
+    # -- sharing the directory: locks, the change counter, reconciliation -----------
+
+    def _writing(self, namespace: str):
+        """The namespace's lock, with this process's view brought up to the log first and saved after."""
+        validate_namespace(namespace)
+        return _Write(self, namespace)
+
+    def sync(self, namespace: str) -> None:
+        """Bring this process's indexes of the namespace up to the log: reload what another process saved,
+        then index what is missing and drop what is gone (after a crash, only what differs)."""
+        if self._seen.get(namespace) == self.log.version(namespace):
+            return
+        with self._locks.hold(namespace):
+            version = self.log.version(namespace)
+            if self._seen.get(namespace) == version:
+                return
+            self._forget_spoken(namespace)
+            for level in LEVELS:
+                self._vectors.pop((namespace, level), None)
+                self._bm25.pop((namespace, level), None)
+            if self._reconcile(namespace):
+                self.save(namespace)
+            self._seen[namespace] = version
+
+    def _written(self, namespace: str) -> None:
+        """End of a write: files saved for the other processes, and this process's view marked current."""
+        self.save(namespace)
+        self._seen[namespace] = self.log.version(namespace)
+
+    def _reconcile(self, namespace: str) -> bool:
+        """Make each level's index hold exactly the log's evidence and the tables derived from it; True if anything changed."""
+        turns = {t.seq: t for t in self.log.turns(namespace, evidence=True)}
+        changed = self._align(namespace, "turns", turns)
+        if not self.structured:
+            return changed
+        have_facts = {f.turn_seq for f in self.hierarchy.facts(namespace)}
+        bare = [t for s, t in turns.items() if s not in have_facts]  # a crash between the log and the structure
+        derived = self._derive(bare, namespace) if bare else []
+        changed |= self._align(namespace, "facts", {f.id: f for f in self.hierarchy.facts(namespace)})
+        scenes = {s[0] for s in self.hierarchy.scenes(namespace)}
+        if derived or scenes != self.vectors(namespace, "scenes").ids():
+            self._consolidate(namespace)
+            changed = True
+        if changed:
+            self.notices.append(f"The indexes of namespace {namespace!r} were behind the turn log (a crash, or a damaged file); brought them up to date.")
+        return changed
+
+    def _align(self, namespace: str, level: str, items: dict) -> bool:
+        """Drop ids the index holds that `items` lacks; embed and add the items it lacks."""
+        index = self.vectors(namespace, level)
+        held = index.ids()
+        extra, missing = sorted(held - items.keys()), [items[i] for i in sorted(items.keys() - held)]
+        index.delete(extra)
+        self._index(namespace, level, missing)
+        return bool(extra or missing)
+
+    def save(self, namespace: str | None = None) -> None:
+        for (ns, _), index in list(self._vectors.items()):
+            if namespace is None or ns == namespace:
+                index.save()
+
+    # -- derived stores, opened lazily -------------------------------------------
 
     def vectors(self, namespace: str, level: str = "turns") -> VectorIndex:
-        with self._lock:
-            key = (namespace, level)
-            if key not in self._vectors:
-                self._vectors[key] = index = self._open_vectors(namespace, level)
-                if level == "turns":
-                    self._reconcile(index, namespace)
-                    if self.structured:
-                        self._reconcile_structure(namespace)
-            return self._vectors[key]
+        """The level's vector index as this process holds it (call `sync` first to see other processes' writes)."""
+        key = (namespace, level)
+        if key not in self._vectors:
+            self._vectors[key] = self._open_vectors(namespace, level)
+        return self._vectors[key]
 
     def bm25(self, namespace: str, level: str = "turns") -> BM25:
-        with self._lock:
-            key = (namespace, level)
-            if key not in self._bm25:
-                index = BM25() if level == "turns" else BM25(weights=(1,))
-                ids, texts, groups = _documents(level, self._items(namespace, level))
-                index.add(ids, texts, groups)
-                self._bm25[key] = index
-            return self._bm25[key]
+        key = (namespace, level)
+        if key not in self._bm25:
+            index = BM25() if level == "turns" else BM25(weights=(1,))
+            ids, texts, groups = _documents(level, self._items(namespace, level))
+            index.add(ids, texts, groups)
+            self._bm25[key] = index
+        return self._bm25[key]
 
     def _items(self, namespace: str, level: str) -> list:
         if level == "turns":
-            return self.log.turns(namespace)
+            return self.log.turns(namespace, evidence=True)
         if level == "facts":
             return self.hierarchy.facts(namespace)
         return self.hierarchy.scenes(namespace)
 
-    def _open_vectors(self, namespace: str, level: str) -> VectorIndex:
+    def _open_vectors(self, namespace: str, level: str, *, load: bool = True) -> VectorIndex:
         c = self.config
-        key = namespace if level == "turns" else f"{namespace}\x1f{level}"
+        key = namespace if level == "turns" else f"{namespace}\x1f{level}"  # validated names hold no \x1f: keys never collide
         if c.vector_backend == "chroma":
             return ChromaIndex(key, path=c.home / "chroma", url=c.chroma_url)
         path = c.home / "vectors" / f"{safe_name(key)}.hnsw"
-        return HnswIndex(path, self.embedder.dim, m=c.hnsw_m, ef_construction=c.hnsw_ef_construction, ef_search=c.hnsw_ef_search)
-
-    def _reconcile(self, index: VectorIndex, namespace: str) -> None:
-        """Make the turn index hold exactly the log's turns: add what a crash left out, drop what was forgotten."""
-        in_log = {t.seq: t for t in self.log.turns(namespace)}
-        in_index = index.ids()
-        index.delete(sorted(in_index - in_log.keys()))
-        missing = [in_log[s] for s in sorted(in_log.keys() - in_index)]
-        if missing:
-            texts = [document_text(t) for t in missing]
-            index.add([t.seq for t in missing], self.embedder.embed_many(texts, self.config.embed_batch_size))
-
-    def _reconcile_structure(self, namespace: str) -> None:
-        """Turns without facts, or facts without memory points or vectors, mean a lost table or a crash mid-write: rebuild from the log."""
-        with self.log.lock:
-            db = self.log.db
-            bare = db.execute("SELECT count(*) FROM turns t WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.turn_seq = t.seq)", (namespace,)).fetchone()[0]
-            orphans = db.execute("SELECT count(*) FROM facts f WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM point_facts p WHERE p.fact = f.id)", (namespace,)).fetchone()[0]
-            fact_ids = {r[0] for r in db.execute("SELECT id FROM facts WHERE namespace = ?", (namespace,))}
-        orphans += len(fact_ids ^ self.vectors(namespace, "facts").ids())  # a crash between the facts and their vectors
-        if bare or orphans:
-            self.notices.append(f"The memory structure of namespace {namespace!r} was missing or incomplete ({bare} turns without facts, {orphans} facts without memory points or vectors); rebuilt it from the turn log.")
-            self.reindex(namespace)
+        options = {"m": c.hnsw_m, "ef_construction": c.hnsw_ef_construction, "ef_search": c.hnsw_ef_search}
+        try:
+            return HnswIndex(path, self.embedder.dim, load=load, **options)
+        except IndexDamaged as exc:
+            self.notices.append(f"{exc} Rebuilt it from the turn log.")
+            return HnswIndex(path, self.embedder.dim, load=False, **options)  # saving overwrites the damaged files
 
     # -- reading ---------------------------------------------------------------
+
+    def warm_up(self, namespace: str) -> None:
+        """Open and reconcile the namespace's indexes and build its BM25 now, not at the first search."""
+        with self._locks.hold(namespace):
+            self.sync(namespace)
+            for level in LEVELS if self.structured else ("turns",):
+                self.bm25(namespace, level)
 
     def counts(self, namespace: str) -> tuple[int, int, int, int]:
         """(turns, facts, scenes, entities) of a namespace, counted in SQL."""
@@ -335,25 +397,55 @@ class MemoryStore:
             return tuple(self.log.db.execute(f"SELECT count(*) FROM {table} WHERE namespace = ?", (namespace,)).fetchone()[0] for table in ("turns", "facts", "scenes", "entities"))  # type: ignore[return-value]
 
     def search(self, query: str, k: int = 10, namespace: str | None = None, filters: Filters | None = None, *, candidates: int | None = None) -> list[Hit]:
-        """The k best turns; `candidates` (per level searched) trades recall for speed, e.g. for sub-queries."""
-        namespace = namespace or self.config.namespace
-        if self.config.memory == "structured":
-            from hyperloom.retrieval.associative import POOL, associative_search
+        """The k best turns; `candidates` (per level searched) trades recall for speed, e.g. for sub-queries.
 
-            return associative_search(self, query, k, namespace, filters, pool=candidates or POOL)
-        return hybrid_search(
-            query,
-            k,
-            namespace=namespace,
-            embedder=self.embedder,
-            vectors=self.vectors(namespace),
-            bm25=self.bm25(namespace),
-            fetch=lambda seqs: self.log.turns(namespace, seqs),
-            speakers=self.log.speakers(namespace),
-            filters=filters,
-            dense_weight=self.config.dense_weight,
-            candidates=candidates or CANDIDATES,
-        )
+        Runs under the namespace's lock, so another process's forget can never leave it half-seen.
+        """
+        namespace = validate_namespace(namespace or self.config.namespace)
+        check_query(query, k)
+        with self._locks.hold(namespace):
+            self.sync(namespace)
+            if self.structured:
+                from hyperloom.retrieval.associative import POOL, associative_search
+
+                return associative_search(self, query, k, namespace, filters, pool=candidates or POOL)
+            return hybrid_search(
+                query,
+                k,
+                namespace=namespace,
+                embedder=self.embedder,
+                vectors=self.vectors(namespace),
+                bm25=self.bm25(namespace),
+                fetch=lambda seqs: self.log.turns(namespace, seqs),
+                speakers=self.log.speakers(namespace),
+                filters=filters,
+                dense_weight=self.config.dense_weight,
+                candidates=candidates or CANDIDATES,
+            )
+
+
+class _Write:
+    """`with store._writing(ns):` — the namespace's lock; synced on entry, saved on a clean exit (re-entrant)."""
+
+    def __init__(self, store: MemoryStore, namespace: str):
+        self.store, self.namespace = store, namespace
+        self._held = store._locks.hold(namespace)
+
+    def __enter__(self) -> None:
+        self._held.__enter__()
+        try:
+            self.store.sync(self.namespace)
+        except BaseException:
+            self._held.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, kind, exc, tb) -> None:
+        try:
+            if kind is None:
+                self.store._written(self.namespace)
+                self.store.log.purge()  # forgotten rows leave the WAL too
+        finally:
+            self._held.__exit__(kind, exc, tb)
 
 
 def _documents(level: str, items: list) -> tuple[list[int], list[str], list[str] | None]:
@@ -366,10 +458,13 @@ def _documents(level: str, items: list) -> tuple[list[int], list[str], list[str]
     return [s[0] for s in items], [s[1] for s in items], None
 
 
-def _ensure_writable(home: Path) -> None:
+def _ensure_private_dir(home: Path) -> None:
+    """The data directory exists, is writable, and when created here is the owner's alone (0700)."""
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"Cannot create the data directory {home} ({exc.strerror}); choose another with --home or HYPERLOOM_HOME.") from None
+    if not home.is_dir():
+        raise StorageError(f"The data directory {home} is not a directory; choose another with --home or HYPERLOOM_HOME.")
     if not os.access(home, os.W_OK | os.X_OK):
         raise StorageError(f"The data directory {home} is not writable; fix its permissions or choose another with --home or HYPERLOOM_HOME.")

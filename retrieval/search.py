@@ -87,8 +87,10 @@ def hybrid_scores(query: str, query_vector: np.ndarray, vectors: VectorIndex, bm
 
 
 def check_query(query: str, k: int) -> None:
-    if not query or not query.strip():
+    if not isinstance(query, str) or not query.strip():
         raise InputError("The search query is empty; type some words to search for.")
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise InputError(f"k must be a whole number of turns, not {k!r}.")
     if k < 1:
         raise InputError(f"k must be at least 1, not {k}.")
 

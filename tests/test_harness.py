@@ -196,9 +196,9 @@ def test_two_workers_give_the_same_results_as_one(tmp_path: Path) -> None:
     assert one["retrieval"] == two["retrieval"] and two["run"]["workers"] == 2
 
 
-def top_hit(store, namespace, question) -> str:
+def top_hit(agent, question) -> str:
     """An answerer for tests: the text of the best search hit."""
-    return store.search(question.text, 1, namespace=namespace)[0].text
+    return agent.search(question.text, 1)[0].text
 
 
 def test_an_interrupted_run_leaves_its_answers_and_no_report(tmp_path: Path) -> None:
@@ -208,11 +208,11 @@ def test_an_interrupted_run_leaves_its_answers_and_no_report(tmp_path: Path) -> 
     assert (out / "report.json").exists()
     calls = []
 
-    def interrupted(store, namespace, question):
+    def interrupted(agent, question):
         calls.append(question.key)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return top_hit(store, namespace, question)
+        return top_hit(agent, question)
 
     with pytest.raises(KeyboardInterrupt):
         run_eval(dataset, RunOptions(mode="qa", ks=(1,), answerer=interrupted), out)
