@@ -19,3 +19,7 @@ class StorageError(HyperloomError):
 
 class BackendUnavailable(HyperloomError):
     """A server hyperloom depends on (Chroma, an embedding API) does not answer."""
+
+
+class IndexDamaged(StorageError):
+    """An index's files are missing, cut short or changed since they were saved; drop them and rebuild from the log."""

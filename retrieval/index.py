@@ -6,17 +6,23 @@ namespace's vectors. Labels are turn-log `seq` numbers (never reused).
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import glob
 import hashlib
+import json
 import os
 import re
+import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from hyperloom.errors import BackendUnavailable, StorageError
+from hyperloom.errors import BackendUnavailable, IndexDamaged, StorageError
 
 
 class VectorIndex(ABC):
@@ -60,15 +66,29 @@ def safe_name(namespace: str) -> str:
 
 
 class HnswIndex(VectorIndex):
-    """hnswlib, cosine space; grows by doubling; deletes with mark_deleted; files next to the log."""
+    """hnswlib, cosine space; grows by doubling; files next to the log.
 
-    def __init__(self, path: Path | None, dim: int, *, m: int = 16, ef_construction: int = 200, ef_search: int = 64):
+    Files, for `path` = `<dir>/<name>.hnsw`: the hnswlib index itself, `<name>.ids.npy`
+    (the live ids) and `<name>.sum` (JSON: dim, size and sha256 of both), all 0600 in a
+    0700 directory, and one `<dir>/.hnsw.lock` shared by every index of the directory.
+    `save` writes all three under an exclusive lock, the checksum file last; `load`
+    verifies them under a shared lock before hnswlib reads a byte, since a damaged
+    neighbour table crashes hnswlib (a segfault, not an exception).
+
+    Contract for the store: `HnswIndex(path, dim)` loads existing files and raises
+    `IndexDamaged` (a `StorageError`) when they are missing a part, cut short, changed,
+    or of another dimension. The caller then builds `HnswIndex(path, dim, load=False)`,
+    an empty index at the same path, calls `drop()` (or `discard_files()`) and adds every
+    vector again from the log; its next `save` replaces the damaged files.
+    """
+
+    def __init__(self, path: Path | None, dim: int, *, m: int = 16, ef_construction: int = 200, ef_search: int = 64, load: bool = True):
         self.path = Path(path) if path else None
         self.dim, self.m, self.ef_construction, self.ef_search = dim, m, ef_construction, ef_search
         self._live: set[int] = set()
         self._lock = threading.RLock()
         self._index = self._new(1024)
-        if self.path and self.path.exists():
+        if load and self.path and any(p.exists() for p in self._files):
             self.load()
 
     def _new(self, capacity: int):
@@ -100,10 +120,15 @@ class HnswIndex(VectorIndex):
 
     def delete(self, ids: Sequence[int]) -> None:
         with self._lock:
-            for i in ids:
-                if int(i) in self._live:
-                    self._index.mark_deleted(int(i))
-                    self._live.discard(int(i))
+            gone = sorted({int(i) for i in ids} & self._live)
+            if not gone:
+                return
+            # mark_deleted alone keeps the vector, in memory and in every later save
+            # (invariant 4): overwrite it first, in place (same label, same slot).
+            self._index.add_items(_blank(gone, self.dim), np.asarray(gone, dtype=np.int64))
+            for i in gone:
+                self._index.mark_deleted(i)
+            self._live.difference_update(gone)
 
     def ids(self) -> set[int]:
         return set(self._live)
@@ -118,37 +143,205 @@ class HnswIndex(VectorIndex):
         if self.path is None:
             return
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Write both files beside the targets, then rename: a reader never sees half a file.
-            tmp_index, tmp_ids = self.path.with_suffix(".tmp"), self._ids_path.with_suffix(".tmp.npy")
-            self._index.save_index(str(tmp_index))
-            np.save(tmp_ids, np.fromiter(sorted(self._live), dtype=np.int64))
-            os.replace(tmp_ids, self._ids_path)
-            os.replace(tmp_index, self.path)
+            try:
+                _private_dir(self.path.parent)
+                with _file_lock(self.path.parent, exclusive=True):
+                    self._write_files()
+            except OSError as exc:
+                raise StorageError(f"Cannot write the vector index {self.path} ({exc.strerror or exc}); free some space or fix the permissions of {self.path.parent}.") from None
+
+    def _write_files(self) -> None:
+        """Every file to a unique temp, fsynced, then renamed over its target, the checksum file last.
+
+        A crash between two renames leaves new and old files under an old checksum
+        file: a mismatch `load` reports, never a silently mixed index.
+        """
+        self._remove_temps()  # under the exclusive lock, any temp is a crashed save's (and may hold forgotten vectors)
+        temps: list[Path] = []
+        try:
+            hnsw = _temp_for(self.path, temps)
+            self._index.save_index(str(hnsw))
+            _check_written(hnsw, self._index)
+            ids = _temp_for(self._ids_path, temps)
+            with open(ids, "wb") as f:
+                np.save(f, np.fromiter(sorted(self._live), dtype=np.int64))
+            summary = {"format": 1, "dim": self.dim, "hnsw": _digest(hnsw), "ids": _digest(ids)}
+            checksum = _temp_for(self._sum_path, temps)
+            checksum.write_text(json.dumps(summary))
+            for temp in temps:
+                _fsync(temp)
+            for temp, target in zip(temps, self._files):
+                os.replace(temp, target)
+            _fsync(self.path.parent)  # the renames themselves
+        except BaseException:
+            for temp in temps:
+                temp.unlink(missing_ok=True)
+            raise
 
     def load(self) -> None:
         import hnswlib
 
-        with self._lock:
+        if self.path is None:
+            return
+        with self._lock, _file_lock(self.path.parent, exclusive=False):
+            live = self._verified_ids()
+            index = hnswlib.Index(space="cosine", dim=self.dim)
             try:
-                index = hnswlib.Index(space="cosine", dim=self.dim)
                 index.load_index(str(self.path), allow_replace_deleted=False)
-                live = set(np.load(self._ids_path).tolist()) if self._ids_path.exists() else set(index.get_ids_list())
-            except (RuntimeError, ValueError, OSError) as exc:
-                raise StorageError(f"The vector index {self.path} is unreadable ({exc}); run `hyperloom reindex` to rebuild it from the log.") from None
+            except (RuntimeError, ValueError, OSError, MemoryError) as exc:
+                raise self._damaged(self.path, f"hnswlib cannot read it: {exc}") from None
             index.set_ef(self.ef_search)
             self._index, self._live = index, live & set(index.get_ids_list())
+
+    def _verified_ids(self) -> set[int]:
+        """The live ids, once both files match the checksum file; IndexDamaged otherwise."""
+        try:
+            summary = json.loads(self._sum_path.read_text())
+            expected = {"hnsw": dict(summary["hnsw"]), "ids": dict(summary["ids"])}
+            dim = summary["dim"]
+        except FileNotFoundError:
+            raise self._damaged(self._sum_path, "the checksum file is missing") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise self._damaged(self._sum_path, f"the checksum file is unreadable: {exc}") from None
+        if dim != self.dim:
+            raise self._damaged(self.path, f"it holds {dim}-dimensional vectors, not {self.dim}-dimensional ones")
+        for role, path in (("hnsw", self.path), ("ids", self._ids_path)):
+            try:
+                actual = _digest(path)
+            except OSError as exc:
+                raise self._damaged(path, f"it cannot be read: {exc.strerror or exc}") from None
+            if actual["size"] != expected[role].get("size"):
+                raise self._damaged(path, f"it is {actual['size']} bytes, not the {expected[role].get('size')} its checksum file records")
+            if actual["sha256"] != expected[role].get("sha256"):
+                raise self._damaged(path, "its bytes do not match its checksum file")
+        try:
+            ids = np.load(self._ids_path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise self._damaged(self._ids_path, f"it is not a list of ids: {exc}") from None
+        if ids.ndim != 1 or ids.dtype != np.int64:
+            raise self._damaged(self._ids_path, "it is not a list of ids")
+        return set(ids.tolist())
+
+    def _damaged(self, path: Path, why: str) -> IndexDamaged:
+        return IndexDamaged(f"The vector index file {path} is damaged ({why}); it must be rebuilt from the log (`hyperloom reindex`).")
 
     def drop(self) -> None:
         with self._lock:
             self._index, self._live = self._new(1024), set()
-            for p in (self.path, self._ids_path):
-                if p is not None and p.exists():
-                    p.unlink()
+            self.discard_files()
+
+    def discard_files(self) -> None:
+        """Delete this index's files (damaged or not) without reading them; the in-memory index is kept."""
+        if self.path is None or not self.path.parent.exists():
+            return
+        with self._lock, _file_lock(self.path.parent, exclusive=True):
+            # The checksum file first: whatever a crash leaves behind then fails verification.
+            for p in (self._sum_path, self.path, self._ids_path):
+                p.unlink(missing_ok=True)
+            self._remove_temps()
+
+    def _remove_temps(self) -> None:
+        for p in self._files:
+            for temp in p.parent.glob(f"{glob.escape(p.name)}.*.tmp"):
+                temp.unlink(missing_ok=True)
 
     @property
     def _ids_path(self) -> Path | None:
         return self.path.with_suffix(".ids.npy") if self.path else None
+
+    @property
+    def _sum_path(self) -> Path | None:
+        return self.path.with_suffix(".sum") if self.path else None
+
+    @property
+    def _files(self) -> tuple[Path, Path, Path]:
+        """The index's files in the order `save` renames them: the checksum file last."""
+        return (self.path, self._ids_path, self._sum_path)
+
+
+def _blank(labels: Sequence[int], dim: int) -> np.ndarray:
+    """Unit vectors that carry nothing of what they replace: drawn from the label alone.
+
+    One per label, not one shared vector: many identical points would pile up in one
+    corner of the graph, linked mostly to each other.
+    """
+    rows = np.stack([np.random.default_rng(abs(label)).standard_normal(dim) for label in labels]).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _private_dir(path: Path) -> None:
+    """Create missing directories 0700 (invariant 10); mkdir's mode alone is cut by the umask."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it (and sets its mode)
+            continue
+        os.chmod(directory, 0o700)
+
+
+def _temp_for(target: Path, temps: list[Path]) -> Path:
+    """A new, unique, 0600 file beside `target` (appended to `temps`): concurrent saves never share a name."""
+    fd, name = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".tmp", dir=target.parent)
+    temps.append(Path(name))
+    try:
+        os.fchmod(fd, 0o600)  # explicit, whatever the umask
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def _check_written(path: Path, index) -> None:
+    """hnswlib ignores write errors (a full disk): a file shorter than its level-0 layout would be checksummed as good."""
+    links0 = 2 * index.M * 4 + 4  # neighbour count + up to 2M neighbour ids (uint32)
+    least = 96 + index.element_count * (links0 + 4 * index.dim + 8 + 4)  # header; per element: links, vector, label, upper-level size
+    if path.stat().st_size < least:
+        raise OSError(errno.ENOSPC, f"hnswlib wrote {path.stat().st_size} of at least {least} bytes")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _digest(path: Path) -> dict:
+    sha, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+            size += len(chunk)
+    return {"size": size, "sha256": sha.hexdigest()}
+
+
+@contextmanager
+def _file_lock(directory: Path, *, exclusive: bool) -> Iterator[None]:
+    """flock on `<directory>/.hnsw.lock`: saves exclude each other and loads, so no one reads a half-renamed set.
+
+    One lock per directory, not per index, so forgetting a namespace leaves no file
+    named after it. A directory that cannot hold the lock file cannot be written
+    either, so a reader there goes on unlocked.
+    """
+    try:
+        fd = os.open(directory / ".hnsw.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        if exclusive:
+            raise
+        fd = None
+    if fd is None:
+        yield
+        return
+    try:
+        os.fchmod(fd, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class ChromaIndex(VectorIndex):
