@@ -82,56 +82,94 @@ def load_conversations(path: Path) -> list[Conversation]:
 
 
 def locomo_conversation(sample: dict, index: int) -> Conversation:
-    name = str(sample.get("sample_id") or f"sample-{index}")
+    if not isinstance(sample, dict):
+        raise InputError(f"LoCoMo sample {index + 1} is {_kind(sample)}, not an object; the file is not in the official format.")
+    name = _string(sample.get("sample_id"), "sample_id", f"LoCoMo sample {index + 1}") or f"sample-{index}"
+    where = f"LoCoMo sample {name}"
     conv = sample.get("conversation")
     if not isinstance(conv, dict) or not {"speaker_a", "speaker_b"} <= conv.keys():
-        raise InputError(f"LoCoMo sample {name} has no `conversation` with `speaker_a` and `speaker_b`; the file is not in the official format.")
+        raise InputError(f"{where} has no `conversation` with `speaker_a` and `speaker_b`; the file is not in the official format.")
+    for key in ("speaker_a", "speaker_b"):
+        if not _string(conv[key], key, where):
+            raise InputError(f"{where}: `{key}` is empty; name the speaker.")
     numbers = sorted(int(m.group(1)) for key in conv if (m := re.fullmatch(r"session_(\d+)", key)))
     if not numbers:
-        raise InputError(f"LoCoMo sample {name} has no `session_N` lists; the file is not in the official format.")
+        raise InputError(f"{where} has no `session_N` lists; the file is not in the official format.")
     sessions, turns = [], []
     for n in numbers:
-        started = conv.get(f"session_{n}_date_time")
-        sessions.append(Session(f"session_{n}", parse_time(started), started))
-        for j, raw in enumerate(conv[f"session_{n}"]):
-            turns.append(_locomo_turn(raw, name, n, j, parse_time(started)))
+        at = f"{where}, session {n}"
+        raw_turns = conv[f"session_{n}"]
+        if not isinstance(raw_turns, list):
+            raise InputError(f"{at}: `session_{n}` must be a list of turns, not {_kind(raw_turns)}; fix the file.")
+        label = _string(conv.get(f"session_{n}_date_time"), f"session_{n}_date_time", at)
+        started = _time(label, f"session_{n}_date_time", at)
+        sessions.append(Session(f"session_{n}", started, label))
+        for j, raw in enumerate(raw_turns):
+            turns.append(_locomo_turn(raw, f"{at}, turn {j + 1}", n, j, started))
     return Conversation(name, sessions, turns)
 
 
-def _locomo_turn(raw: Any, name: str, n: int, j: int, time: str | None) -> Turn:
+def _locomo_turn(raw: Any, where: str, n: int, j: int, time: str | None) -> Turn:
     if not isinstance(raw, dict) or not isinstance(raw.get("speaker"), str) or not isinstance(raw.get("text", ""), str):
-        raise InputError(f"LoCoMo sample {name}, session {n}, turn {j + 1} lacks a `speaker` or a `text` string; fix the file.")
+        raise InputError(f"{where} lacks a `speaker` or a `text` string; fix the file.")
     return Turn(
-        id=str(raw.get("dia_id") or f"D{n}:{j + 1}"),
+        id=_string(raw.get("dia_id"), "dia_id", where) or f"D{n}:{j + 1}",
         text=raw.get("text", ""),
         speaker=raw["speaker"],
         session=f"session_{n}",
         created_at=time,
-        caption=raw.get("blip_caption"),
+        caption=_string(raw.get("blip_caption"), "blip_caption", where),
     )
 
 
 def hyperloom_conversation(data: dict, name: str) -> Conversation:
+    name = _string(data.get("name"), "name", f"Conversation {name}") or name
     if not isinstance(data["sessions"], list):
         raise InputError(f"`sessions` in {name} must be a list of sessions; see the README for the format.")
     sessions, turns = [], []
     for n, s in enumerate(data["sessions"], 1):
+        where = f"Conversation {name}, session {n}"
         if not isinstance(s, dict) or not isinstance(s.get("turns"), list):
-            raise InputError(f"Session {n} of {name} needs a `turns` list; see the README for the format.")
-        sid = str(s.get("id") or f"s{n}")
-        started = parse_time(s.get("started_at"))
-        sessions.append(Session(sid, started, s.get("title")))
+            raise InputError(f"{where} needs a `turns` list; see the README for the format.")
+        sid = _string(s.get("id"), "id", where) or f"s{n}"
+        where = f"Conversation {name}, session {sid}"
+        started = _time(s.get("started_at"), "started_at", where)
+        sessions.append(Session(sid, started, _string(s.get("title"), "title", where)))
         for j, raw in enumerate(s["turns"], 1):
-            if not isinstance(raw, dict) or not isinstance(raw.get("speaker"), str) or not isinstance(raw.get("text"), str):
-                raise InputError(f"Turn {j} of session {sid} in {name} needs `speaker` and `text` strings; fix the file.")
-            turns.append(
-                Turn(
-                    id=str(raw.get("id") or f"{sid}:{j}"),
-                    text=raw["text"],
-                    speaker=raw["speaker"],
-                    session=sid,
-                    role=raw.get("role", "user"),
-                    created_at=parse_time(raw.get("time")) or started,
-                )
-            )
-    return Conversation(str(data.get("name") or name), sessions, turns)
+            turns.append(_hyperloom_turn(raw, f"{where}, turn {j}", sid, j, started))
+    return Conversation(name, sessions, turns)
+
+
+def _hyperloom_turn(raw: Any, where: str, sid: str, j: int, started: str | None) -> Turn:
+    if not isinstance(raw, dict) or not isinstance(raw.get("speaker"), str) or not isinstance(raw.get("text"), str):
+        raise InputError(f"{where} needs `speaker` and `text` strings; fix the file.")
+    return Turn(
+        id=_string(raw.get("id"), "id", where) or f"{sid}:{j}",
+        text=raw["text"],
+        speaker=raw["speaker"],
+        session=sid,
+        role=_string(raw.get("role"), "role", where) or "user",
+        created_at=_time(raw.get("time"), "time", where) or started,
+    )
+
+
+def _string(value: Any, field: str, where: str) -> str | None:
+    """An optional string field: None when absent, InputError naming the place when of another type."""
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(f"{where}: `{field}` must be a string, not {_kind(value)}; fix the file.")
+
+
+def _time(value: Any, field: str, where: str) -> str | None:
+    """An optional date field as ISO: None when absent or blank, InputError when not a date (parse_time alone would drop it silently)."""
+    if not (text := _string(value, field, where)) or not text.strip():
+        return None
+    if iso := parse_time(text):
+        return iso
+    raise InputError(f"{where}: `{field}` {text[:40]!r} is not a date hyperloom reads (ISO 8601 such as 2024-05-01 09:30, or 1:56 pm on 8 May, 2023); fix the file.")
+
+
+def _kind(value: Any) -> str:
+    """A JSON type's name, as a person who wrote the file would call it."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
