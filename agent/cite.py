@@ -2,8 +2,10 @@
 
 A model writes `[turn id] "quote"`. Every quote is looked up in the turn it names
 first, then in every other evidence turn: an exact match is kept, a near
-one is repaired to the exact span of the log, anything else is removed and the
-answer says so. What is left always satisfies `turn.text[start:end] == quote`.
+one with the same words is repaired to the exact span of the log (punctuation,
+spacing, case), anything else is removed and the answer says so (a quote whose
+words differ from memory is told apart from one not found at all). What is left
+always satisfies `turn.text[start:end] == quote`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hyperloom.agent.quotes import repair_quote, verify_quote
+from hyperloom.agent.quotes import nearest_span, repair_quote, verify_quote
 from hyperloom.agent.state import Citation
 from hyperloom.memory.log import Turn
 
@@ -26,19 +28,22 @@ class Checked:
     text: str  # the answer without its citation markup
     citations: list[Citation]
     repaired: int
-    removed: int
+    removed: int  # every quote removed, `altered` included
+    altered: int = 0  # removed because their words differ from the nearest span in memory
 
 
 def check_citations(output: str, turns: Sequence[Turn]) -> Checked:
     """Split a model's output into its answer and verified citations of `turns` (the evidence it was shown)."""
     by_id = {t.id: t for t in turns}
-    citations, repaired, removed = [], 0, 0
+    citations, repaired, removed, altered = [], 0, 0, 0
     for match in _CITED.finditer(output):
         named = by_id.get((match.group("before") or match.group("after") or "").strip())
         # The named turn first; models get ids wrong more often than words.
-        found = _locate(match.group("quote"), ([named] if named else []) + [t for t in turns if t is not named])
+        candidates = ([named] if named else []) + [t for t in turns if t is not named]
+        found = _locate(match.group("quote"), candidates)
         if found is None:
             removed += 1
+            altered += _altered(match.group("quote"), candidates)
             continue
         citation, exact = found
         repaired += not exact
@@ -47,7 +52,7 @@ def check_citations(output: str, turns: Sequence[Turn]) -> Checked:
     answer = _LABEL.sub("", _BARE_ID.sub("", _CITED.sub("", output))).strip(" \n:-")
     if not answer and citations:
         answer = citations[0].quote
-    return Checked(" ".join(answer.split()), citations, repaired, removed)
+    return Checked(" ".join(answer.split()), citations, repaired, removed, altered)
 
 
 def _within(inner: Citation, outer: Citation) -> bool:
@@ -62,6 +67,11 @@ def _locate(quote: str, turns: Sequence[Turn]) -> tuple[Citation, bool] | None:
     return None
 
 
+def _altered(quote: str, turns: Sequence[Turn]) -> bool:
+    """True when memory holds a near span whose words differ: a changed word, not a slip of punctuation."""
+    return any(nearest_span(quote, turn.text) for turn in turns)
+
+
 def cite(turn: Turn, start: int, end: int) -> Citation:
     return Citation(turn.id, start, end, turn.text[start:end], turn.speaker, turn.created_at, turn.session)
 
@@ -70,6 +80,8 @@ def notice(checked: Checked) -> str | None:
     parts = []
     if checked.repaired:
         parts.append(f"{checked.repaired} quote{'s' * (checked.repaired > 1)} repaired to the exact words in memory")
-    if checked.removed:
-        parts.append(f"{checked.removed} quote{'s' * (checked.removed > 1)} not found in memory removed")
+    if checked.altered:
+        parts.append(f"{checked.altered} quote{'s' * (checked.altered > 1)} whose words differ from memory removed")
+    if missing := checked.removed - checked.altered:
+        parts.append(f"{missing} quote{'s' * (missing > 1)} not found in memory removed")
     return "; ".join(parts).capitalize() + "." if parts else None

@@ -7,6 +7,7 @@ costs amortised O(1) per token instead of a scan of the evidence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable, Iterator, KeysView, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -150,23 +151,63 @@ def verify_quote(quote: str, text: str) -> tuple[int, int] | None:
 
 
 def repair_quote(quote: str, text: str, min_ratio: float = 0.6, min_chars: int = 3, min_anchor: float = 0.4) -> tuple[int, int] | None:
-    """The exact span of `text` nearest to a quote that does not verify, or None if too little of it matches.
+    """The exact span of `text` a quote that does not verify was meant to be, or None.
+
+    A repair fixes punctuation, spacing, case and quote characters, never a word
+    (DESIGN invariant 2): only spans with the quote's very words are candidates, or a
+    model's "I moved to Atlantis" would be cited as the log's "I moved to Porto".
+    """
+    if exact := verify_quote(quote, text):
+        return exact
+    return _best([w for w in _candidates(quote, text, min_chars, min_anchor) if same_words(quote, text[w[1] : w[2]])], min_ratio)
+
+
+def nearest_span(quote: str, text: str, min_ratio: float = 0.6, min_chars: int = 3, min_anchor: float = 0.4) -> tuple[int, int] | None:
+    """The exact span of `text` nearest to a quote whatever its words, or None if too little of it matches.
+
+    Not a repair (the words may differ): it tells a quote with a changed word from
+    one that is nowhere in memory.
+    """
+    if exact := verify_quote(quote, text):
+        return exact
+    return _best(list(_candidates(quote, text, min_chars, min_anchor)), min_ratio)
+
+
+def same_words(a: str, b: str) -> bool:
+    """True when `a` and `b` differ only in punctuation, spacing and case."""
+    return words(a) == words(b)
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased runs of letters and digits: what a repair must leave alone."""
+    return _WORD.findall(text.lower())
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _best(windows: list[tuple[float, int, int]], min_ratio: float) -> tuple[int, int] | None:
+    if not windows:
+        return None
+    ratio, start, end = max(windows, key=lambda w: (w[0], w[2] - w[1]))
+    return (start, end) if ratio >= min_ratio else None
+
+
+def _candidates(quote: str, text: str, min_chars: int, min_anchor: float) -> Iterator[tuple[float, int, int]]:
+    """(similarity, start, end) of the spans of `text` a quote may have meant.
 
     The longest common substring (found with the automaton) anchors the quote in
     the text; it must cover `min_anchor` of the quote, or an invented quote would be
     "repaired" to any sentence sharing a few common words ("Maya lives on the moon"
-    to "Yes, on the south"). Around it, the word-bounded window most similar to the
-    quote (difflib ratio, case ignored) is kept if it is similar enough.
+    to "Yes, on the south"). Around it, word-bounded windows are scored by
+    similarity to the quote (difflib ratio, case ignored).
     """
-    if exact := verify_quote(quote, text):
-        return exact
     wanted = _fold(quote.strip().strip("\"'“”‘’").strip())
     folded = _fold(text)
     match = SuffixAutomaton(folded).longest_match(wanted) if wanted else None
     if match is None or match.length < min(min_chars, len(wanted)) or match.length < min_anchor * len(wanted):
-        return None
-    ratio, start, end = max(_windows(folded, wanted, match), key=lambda w: (w[0], w[2] - w[1]))
-    return (start, end) if ratio >= min_ratio else None
+        return iter(())
+    return _windows(folded, wanted, match)
 
 
 def _windows(folded: str, wanted: str, match: Match) -> Iterator[tuple[float, int, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hyperloom.agent.quotes import ROOT, SuffixAutomaton, repair_quote, verify_quote
+from hyperloom.agent.quotes import ROOT, SuffixAutomaton, nearest_span, repair_quote, same_words, verify_quote
 
 # A small alphabet makes repeats (and so clone states) common.
 small_text = st.text(alphabet="abc", max_size=40)
@@ -88,13 +88,21 @@ def test_verify_quote_returns_the_first_exact_span():
     assert verify_quote("", text) is None
 
 
-def test_repair_finds_the_nearest_exact_span():
+def test_nearest_span_finds_the_nearest_exact_span():
     text = "Ada said: I adopted a puppy called Biscuit yesterday! Then we had tea."
-    start, end = repair_quote("I adopted a puppy named Biscuit yesterday", text)
+    start, end = nearest_span("I adopted a puppy named Biscuit yesterday", text)
     assert text[start:end] == "I adopted a puppy called Biscuit yesterday"
-    start, end = repair_quote('"i ADOPTED a puppy called biscuit"', text)
+    start, end = nearest_span('"i ADOPTED a puppy called biscuit"', text)
     assert text[start:end] == "I adopted a puppy called Biscuit"
-    assert repair_quote("ada sai", text) == (0, 8)  # widened to the whole word "Ada said"
+    assert nearest_span("ada sai", text) == (0, 8)  # widened to the whole word "Ada said"
+
+
+def test_repair_fixes_case_and_punctuation_but_never_a_word():
+    text = "Ada said: I adopted a puppy called Biscuit yesterday! Then we had tea."
+    start, end = repair_quote('"i ADOPTED a puppy, called biscuit"', text)
+    assert text[start:end] == "I adopted a puppy called Biscuit"
+    assert repair_quote("I adopted a puppy named Biscuit yesterday", text) is None  # named != called
+    assert repair_quote("ada sai", text) is None  # "sai" is not "said"
 
 
 def test_repair_gives_up_when_too_little_matches():
@@ -112,3 +120,11 @@ def test_repair_always_returns_an_exact_span_or_none(text, quote):
         start, end = span
         assert 0 <= start < end <= len(text)
         assert text[start:end] == quote or text[start:end].strip() == text[start:end]
+
+
+@given(st.text(max_size=60), st.text(max_size=30))
+@settings(max_examples=300)
+def test_a_repaired_quote_keeps_every_word(text, quote):
+    span = repair_quote(quote, text)
+    if span is not None:
+        assert same_words(quote, text[span[0] : span[1]])
