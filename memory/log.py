@@ -236,7 +236,7 @@ class TurnLog:
         """Turns of a namespace in conversation order (only `seqs`, if given; only evidence, if asked)."""
         sql = f"SELECT {_COLUMNS} FROM turns WHERE namespace = ?"
         if evidence:
-            sql += f" AND role NOT IN ({','.join(repr(r) for r in NOT_EVIDENCE)})"
+            sql += f" AND {_EVIDENCE}"
         args: list[object] = [namespace]
         if seqs is not None:
             seqs = list(seqs)
@@ -247,13 +247,14 @@ class TurnLog:
         return [Turn(*row) for row in rows]
 
     def at_positions(self, namespace: str, positions: Iterable[int]) -> list[Turn]:
-        """The turns at these places in the conversation (gaps left by forgetting are skipped)."""
+        """The evidence turns at these places in the conversation (gaps left by forgetting, and questions
+        put to the agent and its answers, are skipped)."""
         positions = list(positions)
         if not positions:
             return []
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM turns WHERE namespace = ? AND position IN ({','.join('?' * len(positions))}) ORDER BY position",
+                f"SELECT {_COLUMNS} FROM turns WHERE namespace = ? AND position IN ({','.join('?' * len(positions))}) AND {_EVIDENCE} ORDER BY position",
                 [namespace, *positions],
             ).fetchall()
         return [Turn(*row) for row in rows]
@@ -297,6 +298,7 @@ class TurnLog:
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+_EVIDENCE = f"role NOT IN ({', '.join(repr(r) for r in NOT_EVIDENCE)})"
 _COLUMNS = "id, text, speaker, session, role, created_at, caption, namespace, position, seq"
 
 

@@ -46,6 +46,7 @@ class MemoryStore:
         self._vectors: dict[tuple[str, str], VectorIndex] = {}
         self._bm25: dict[tuple[str, str], BM25] = {}
         self._spoken: dict[tuple[str, str], tuple[list[int], np.ndarray]] = {}  # (namespace, speaker) -> turn seqs, fact vectors
+        self._dimensions: dict[str, np.ndarray] | None = None
         self._seen: dict[str, int] = {}  # namespace -> the log's change counter this process's indexes reflect
         self._locks = NamespaceLocks(config.home / "locks")
 
@@ -280,8 +281,11 @@ class MemoryStore:
             del self._spoken[key]
 
     def _dimension_vectors(self) -> dict[str, np.ndarray]:
-        names = list(DIMENSIONS)
-        return dict(zip(names, self.embedder.embed_many([DIMENSIONS[n] for n in names])))
+        """The persona dimensions' descriptions, embedded once per store (they never change)."""
+        if self._dimensions is None:
+            names = list(DIMENSIONS)
+            self._dimensions = dict(zip(names, self.embedder.embed_many([DIMENSIONS[n] for n in names])))
+        return self._dimensions
 
     # -- sharing the directory: locks, the change counter, reconciliation -----------
 

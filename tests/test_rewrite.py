@@ -52,7 +52,7 @@ def test_exact_quote_is_kept_with_its_offsets() -> None:
 
 
 def test_near_quote_is_repaired_and_a_wrong_id_is_looked_up_everywhere() -> None:
-    checked = check_citations('Porto. [s1:1] "i moved to porto 2 weeks ago"', TURNS)
+    checked = check_citations('Porto. [s1:1] "i moved to porto, two weeks ago"', TURNS)
     (c,) = checked.citations
     assert c.turn_id == "s3:1" and c.quote == TURNS[1].text[c.start : c.end]
     assert checked.repaired == 1 and "repaired" in notice(checked)
