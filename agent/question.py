@@ -1,0 +1,177 @@
+"""Question analysis for the reader: what kind of answer a question asks for (RESEARCH.md section 10).
+
+The expected answer type comes from the wh-word and the question's focus noun, in the TREC QA
+tradition: "who" asks for a person, "when" for a date, "how many" for a number, and "what
+instrument" for anything WordNet files under the focus noun's senses (a cello is a
+musical_instrument), with the broad classes (people, places, organisations, times, works,
+activities) read off WordNet's hypernyms too rather than off a hand list. A plural focus
+("what activities", "which cities") asks for a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from hyperloom.agent.nlp import spacy_pipeline, wordnet
+
+# Broad classes, each as WordNet 3.0 lemmas whose first noun sense is the class (looked up at run time).
+_BROAD = (
+    ("person", ("person", "people")),
+    ("place", ("location", "region", "structure", "area", "geographic_point", "establishment")),
+    ("organisation", ("organization", "institution", "company", "team")),
+    ("date", ("time_period", "time_unit", "calendar_day", "date", "month", "year", "season")),
+    ("title", ("publication", "movie", "show", "song", "musical_composition", "game", "work", "album", "written_communication", "broadcast", "work_of_art")),
+    ("activity", ("activity", "act", "sport", "hobby", "diversion", "exercise", "recreation")),
+)
+_GENERIC_FOCUS = {"thing", "things", "kind", "kinds", "type", "types", "sort", "sorts", "way", "ways", "something", "stuff", "one", "ones", "lot", "name"}
+_AUX = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "would", "will", "has", "have", "had", "should", "may", "might", "shall", "am"}
+_STOP = frozenset(
+    "a an the of to in on at for with by from about as into and or but is are was were be been being do does did has have had "
+    "what when where who whom whose which why how i you he she it we they me him her us them my your his its our their this that "
+    "these those there here not no yes can could would will should may might shall am any some ever also just so than then".split()
+)
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_DO = re.compile(r"^\s*what (?:does|did|do|is|was|are|were|has|had|have) \S+(?: \S+)? (?:do|doing|done|like to do|enjoy doing)\b", re.IGNORECASE)
+_TITLE = re.compile(r"\b(books?|novels?|movies?|films?|games?|songs?|shows?|series|albums?|titles?|paintings?|poems?|bands?|artists?)\b", re.IGNORECASE)
+_NAME = re.compile(r"\b(name|called|named)\b", re.IGNORECASE)
+_LIST_WORDS = re.compile(r"\b(both|all|ever|items|things|activities|ways|kinds|types)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the reader needs to know about a question."""
+
+    text: str
+    answer_type: str  # person place organisation date number duration title activity class yesno reason manner description text
+    is_list: bool
+    focus: str | None  # the focus noun's lemma ("instrument"), if any
+    classes: tuple[int, ...]  # WordNet synsets of the focus noun (for "class" questions)
+    words: frozenset[str]  # the question's content lemmas, lowercased
+    verb: str | None  # the question's main content verb lemma
+    named: tuple[str, ...]  # proper names the question mentions
+
+    @property
+    def label(self) -> str:
+        """The answer type as the Reading reports it: "class:<focus>", "list:<item type>", or the type."""
+        kind = f"class:{self.focus}" if self.answer_type == "class" else self.answer_type
+        return f"list:{kind}" if self.is_list else kind
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in words(text) if w not in _STOP}
+
+
+@lru_cache(maxsize=4096)
+def analyse(question: str) -> Analysis:
+    """The expected answer of one question (a single question: split compound ones first)."""
+    text = " ".join(question.split())[:1000]  # the type is in the first words; a 10,000-character question is cut
+    if not words(text):
+        return Analysis(text, "text", False, None, (), frozenset(), None, ())
+    doc = spacy_pipeline()(text)
+    lemmas = frozenset(t.lemma_.lower() for t in doc if t.is_alpha and t.lemma_.lower() not in _STOP) | content_words(text)
+    named = tuple(dict.fromkeys(t.text for t in doc if t.pos_ == "PROPN" and t.is_alpha and t.text[0].isupper()))
+    focus_token = _focus(doc)
+    focus = focus_token.lemma_.lower() if focus_token is not None else None
+    kind, classes = _type(text, doc, focus)
+    plural = focus_token is not None and focus_token.tag_ in ("NNS", "NNPS")
+    is_list = kind not in ("date", "number", "duration", "yesno", "reason") and (plural or bool(_LIST_WORDS.search(text)) and kind in ("activity", "class", "text", "place", "title"))
+    verb = next((t.lemma_.lower() for t in doc if t.pos_ == "VERB" and t.lemma_.lower() not in _AUX), None)
+    return Analysis(text, kind, is_list, focus, classes, lemmas, verb, named)
+
+
+def _focus(doc):
+    """The noun the wh-word asks about: "what instrument", "which pet", "what kind of music", "what is X's job"."""
+    tokens = [t for t in doc if not t.is_punct]
+    if not tokens or tokens[0].lower_ not in ("what", "which", "whose") and not (len(tokens) > 1 and tokens[1].lower_ in ("what", "which")):
+        return None
+    start = 0 if tokens[0].lower_ in ("what", "which", "whose") else 1
+    rest = tokens[start + 1 :]
+    # what/which [adjectives] NOUN ...
+    for t in rest[:4]:
+        if t.tag_ in ("NNP", "NNPS"):
+            continue  # "which US cities"
+        if t.pos_ in ("NOUN", "PROPN"):
+            t = _head_noun(t)
+            if t.lower_ in _GENERIC_FOCUS:
+                nxt = [u for u in t.rights if u.dep_ == "prep"]
+                obj = [v for u in nxt for v in u.children if v.dep_ == "pobj" and v.pos_ == "NOUN"]
+                if obj and obj[0].lower_ not in _GENERIC_FOCUS:
+                    return obj[0]
+                if t.lower_ in ("things", "ways", "kinds", "types"):
+                    return t
+                continue
+            return t
+        if t.pos_ not in ("ADJ", "DET", "NUM", "ADV") and t.dep_ != "amod":
+            break
+    # what is/was [X's] NOUN: the attribute asked for
+    if rest and rest[0].lower_ in _AUX:
+        for t in rest[1:6]:
+            if t.pos_ == "NOUN" and t.dep_ in ("attr", "nsubj", "nsubjpass", "dobj", "ROOT", "appos", "compound") and t.lower_ not in _GENERIC_FOCUS:
+                return _head_noun(t)
+    return None
+
+
+def _head_noun(token):
+    while token.dep_ == "compound" and token.head.pos_ == "NOUN":
+        token = token.head
+    return token
+
+
+def _type(text: str, doc, focus: str | None) -> tuple[str, tuple[int, ...]]:
+    low = text.lower().lstrip("¿¡\"' ")
+    first = low.split()[0] if low.split() else ""
+    if re.match(r"(when|what (date|day|year|month|time)|which (date|day|year|month))\b", low) or "how long ago" in low:
+        return "date", ()
+    if re.match(r"how (many|much)\b", low):
+        return "number", ()
+    if re.match(r"how (long|old|often|far)\b", low):
+        return "duration", ()
+    if first in ("who", "whom", "whose"):
+        if re.match(r"(?i:who) (?i:is|was|are) [A-Z]", text.lstrip()) and len(words(text)) <= 4:
+            return "description", ()
+        return "person", ()
+    if first == "where":
+        return "place", ()
+    if first == "why":
+        return "reason", ()
+    if first == "how":
+        return "manner", ()
+    if first in _AUX:
+        return "yesno", ()
+    if _DO.match(low):
+        return "activity", ()
+    if _TITLE.search(low) and (_NAME.search(low) or re.match(r"(what|which) (\w+ ){0,2}(books?|novels?|movies?|films?|songs?|shows?|series|albums?|games?|paintings?|poems?)\b", low)):
+        return "title", ()
+    if focus and _NAME.search(low) and focus in ("name",):
+        return "text", ()
+    if focus:
+        return _focus_type(focus)
+    return "text", ()
+
+
+def _focus_type(focus: str) -> tuple[str, tuple[int, ...]]:
+    net = wordnet()
+    senses = net.synsets(focus)[:2]
+    if not senses:
+        return "class", ()
+    if any(net.ancestors(s) & broad_classes("place") for s in senses):  # "country": a nation (first sense) or its land
+        return "place", tuple(senses)
+    for kind, _ in _BROAD:
+        if net.ancestors(senses[0]) & broad_classes(kind):
+            return kind, tuple(senses)
+    # A class question also admits the focus's parent class: "which pet" -> a dog is an animal, not a pet in WordNet.
+    return "class", tuple(senses)
+
+
+@lru_cache(maxsize=16)
+def broad_classes(kind: str) -> frozenset[int]:
+    """The WordNet synsets that stand for one broad answer type (the first sense of each of its lemmas)."""
+    net = wordnet()
+    lemmas = dict(_BROAD).get(kind, ())
+    return frozenset(s for lemma in lemmas for s in net.synsets(lemma)[:1])

@@ -1,0 +1,128 @@
+"""The reader: short answers that are exact spans of the evidence, or "No information available."."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hyperloom.agent.reader import NO_ANSWER, Reading, ReaderWeightsError, Weights, read
+from hyperloom.memory.store import MemoryStore
+from hyperloom.retrieval.search import Hit
+from hyperloom.retrieval.spans import Span, best_spans
+
+CELLO = "Yes, on the south side. I also started learning the cello last month — lessons every Tuesday evening with a teacher called Ines."
+
+
+def hit(text: str, question: str, *, turn_id: str = "s1:6", speaker: str = "Jonas", time: str | None = "2024-03-02T18:10:00", score: float = 1.0) -> Hit:
+    return Hit(turn_id, score, text, speaker, time, best_spans(turn_id, text, question) if text.strip() else [], "s1", "demo")
+
+
+def assert_verbatim(reading: Reading, hits: list[Hit]) -> None:
+    texts = {h.turn_id: h.text for h in hits}
+    for span in reading.citations:
+        assert texts[span.turn_id][span.start : span.end] == span.text
+    if reading.answer_type != "date" and not reading.abstained:
+        for part in reading.text.split(", "):
+            assert any(part == s.text for s in reading.citations), part
+
+
+def test_what_instrument_is_answered_with_the_instrument_wordnet_names() -> None:
+    question = "What instrument is Jonas learning?"
+    hits = [hit(CELLO, question)]
+    reading = read(question, hits)
+    assert reading.text == "cello" and reading.answer_type == "class:instrument" and not reading.abstained
+    assert_verbatim(reading, hits)
+
+
+def test_who_teaches_is_answered_with_the_teacher_s_name() -> None:
+    question = "Who teaches Jonas?"
+    hits = [hit(CELLO, question)]
+    reading = read(question, hits)
+    assert reading.text == "Ines" and reading.answer_type == "person"
+    assert_verbatim(reading, hits)
+
+
+@pytest.mark.parametrize("question", ["What instrument is Jonas learning?", "Who teaches Jonas the cello?", "Who is Pixel?", "What did they talk about first?", "Where does Maya live now?", "When did Jonas run his first 10k race?"])
+def test_every_answer_part_is_an_exact_span_of_its_hit(demo_store: MemoryStore, question: str) -> None:
+    hits = demo_store.search(question, 10, "demo")
+    reading = read(question, hits)
+    assert reading.text and (reading.abstained == (reading.text == NO_ANSWER))
+    assert_verbatim(reading, hits)
+    for span in reading.citations:
+        assert demo_store.log.text(span.turn_id, "demo")[span.start : span.end] == span.text
+
+
+def test_a_when_question_gets_the_date_resolved_against_the_turn() -> None:
+    question = "When did Jonas run his first 10k race?"
+    said = "I ran my first 10k race yesterday! Finished in 58 minutes."
+    hits = [hit(said, question, time="2024-04-14T09:30:00")]
+    reading = read(question, hits)
+    assert reading.text == "13 April 2024" and reading.answer_type == "date"
+    assert reading.citations[0].text in said
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!?...", "🎻🎻🎻", "x" * 10_000, "Qué instrumento toca Jonas?", "Welches Instrument lernt Jonas?", "when " * 2000])
+def test_bad_questions_get_an_answer_or_an_abstention_never_an_exception(question: str) -> None:
+    hits = [hit(CELLO, "cello")]
+    reading = read(question, hits)
+    assert isinstance(reading.text, str) and reading.text
+    assert_verbatim(reading, hits)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🎻", "..."])
+def test_evidence_without_sentences_yields_an_abstention(text: str) -> None:
+    reading = read("What instrument is Jonas learning?", [Hit("s1:9", 1.0, text, "Jonas", None, [], "s1", "demo")])
+    assert reading.abstained and reading.text == NO_ANSWER and reading.citations == ()
+
+
+def test_a_caption_only_turn_is_read_like_any_text() -> None:
+    caption = "a photo of a cello leaning against a music stand"
+    question = "What instrument did Jonas share a photo of?"
+    hits = [hit(caption, question, turn_id="s1:9")]
+    reading = read(question, hits)
+    assert reading.text == NO_ANSWER or reading.text in caption
+    assert_verbatim(reading, hits)
+
+
+def test_no_evidence_abstains() -> None:
+    reading = read("Who is Pixel?", [])
+    assert reading == Reading(NO_ANSWER, (), "description", 0.0, 0.0, True)
+
+
+def test_missing_weights_name_the_file_and_the_refit_command(tmp_path: Path) -> None:
+    with pytest.raises(ReaderWeightsError, match=r"reader\.json.*reader_fit"):
+        Weights.load(tmp_path / "reader.json")
+
+
+@pytest.mark.parametrize("content", ["{not json", "{}", json.dumps({"features": ["other"], "rank": {}}), "[]"])
+def test_corrupted_weights_name_the_file_and_the_refit_command(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "reader.json"
+    path.write_text(content)
+    with pytest.raises(ReaderWeightsError, match=r"reader\.json.*reader_fit"):
+        Weights.load(path)
+
+
+def test_the_shipped_weights_load_and_record_what_they_were_trained_on() -> None:
+    weights = Weights.load()
+    assert weights.trained_on and 0 < weights.list_ratio <= 1
+
+
+def test_a_list_question_joins_parts_from_several_turns() -> None:
+    question = "What sports does John play?"
+    hits = [
+        hit("I play basketball every weekend with my old college friends.", question, turn_id="a:1", speaker="John"),
+        hit("Soccer is my other love; I play it on Tuesdays.", question, turn_id="a:2", speaker="John", score=0.9),
+    ]
+    reading = read(question, hits)
+    assert reading.answer_type == "list:activity" and not reading.abstained
+    assert_verbatim(reading, hits)
+    assert "basketball" in reading.text.lower()
+
+
+def test_spans_cite_hits_by_their_turn_ids() -> None:
+    question = "Who teaches Jonas?"
+    other = hit("The fig tree finally outgrew its pot.", question, turn_id="s1:4", score=0.5)
+    reading = read(question, [hit(CELLO, question), other])
+    assert reading.citations and all(isinstance(s, Span) and s.turn_id == "s1:6" for s in reading.citations)
