@@ -156,10 +156,14 @@ def probabilities(model, e: Example, columns=None) -> np.ndarray:
 
 
 def answer(e: Example, scores: np.ndarray, ratio: float) -> str:
-    from hyperloom.agent.reader import NO_ANSWER, pick
+    from hyperloom.agent.reader import NO_ANSWER, pick  # noqa: F401
 
     if not len(e.found):
         return NO_ANSWER
+    from hyperloom.agent.reader import dated_in_best_spans
+
+    if said := dated_in_best_spans(e.analysis, e.hits, e.found):
+        return said.text
     order = np.argsort(-scores, kind="stable")
     return ", ".join(c.text for c in pick(e.analysis, e.found, scores, order, ratio))
 
