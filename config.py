@@ -60,6 +60,9 @@ class Config(BaseSettings):
     model: str = "local/smollm2"
     """The answering LLM: `local/smollm2` (embedded, offline), `none` (extractive answers, no LLM), or any litellm model name."""
 
+    reader_weights: Path | None = None
+    """The reader's fitted weights (`model="none"`); unset: the `reader.json` shipped with the package."""
+
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server for `model` (vLLM, llama.cpp server, LM Studio)."""
 

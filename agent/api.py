@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperloom.agent import llm
+from hyperloom.agent.answerers import Answerer, LocalQuoter, answerer_for
 from hyperloom.agent.critic import Critic, LLMCritic, LogisticCritic
 from hyperloom.agent.state import Answer, AnswerUsage, Citation, Context, Round, Trace, citation_from_dict, hit_from_dict
 from hyperloom.config import Config
@@ -83,6 +84,7 @@ class Agent:
         self.session = session or _new_session_id()
         self.speaker = speaker
         self._critic = critic
+        self._answerer: Answerer | None = None
         self._graph = None
         self._graph_lock = threading.Lock()
         self.last_answer: Answer | None = None
@@ -151,17 +153,24 @@ class Agent:
         holder.answer = self.last_answer = _answer(final, ctx)
 
     def _context(self, remember: bool, speaker: str | None, now: str | None) -> Context:
-        return Context(self.store, self.namespace, self.session, speaker or self.speaker, self.config.model, self.critic, remember=remember, max_rounds=self.config.max_rounds, k=self.config.first_k, k_more=self.config.more_k, llm_options=self._llm_options(), now=now)
+        return Context(self.store, self.namespace, self.session, speaker or self.speaker, self.config.model, self.critic, self.answerer, remember=remember, max_rounds=self.config.max_rounds, k=self.config.first_k, k_more=self.config.more_k, llm_options=self._llm_options(), now=now)
 
     def _llm_options(self) -> dict:
         options = {"timeout": self.config.llm_timeout}
         return options | ({"api_base": self.config.api_base} if self.config.api_base else {})
 
     @property
+    def answerer(self) -> Answerer:
+        """Who answers, chosen once from the model name: the reader (no LLM), the local model, or a litellm model."""
+        if self._answerer is None:
+            self._answerer = answerer_for(self.config.model, reader_weights=self.config.reader_weights)
+        return self._answerer
+
+    @property
     def critic(self) -> Critic:
         """The logistic critic shipped with the package, or an LLM critic when a capable API model answers."""
         if self._critic is None:
-            capable = self.config.model not in (llm.NO_MODEL, llm.LOCAL_MODEL)
+            capable = self.answerer.writes_freely
             self._critic = LLMCritic(self.config.model, self._llm_options()) if capable else LogisticCritic.load()
         return self._critic
 
@@ -289,7 +298,8 @@ class Agent:
         so the first question does not wait for them."""
         self.store.warm_up(self.namespace)
         self._compiled()
-        if model and self.config.model.startswith("local/"):
+        self.answerer
+        if model and isinstance(self.answerer, LocalQuoter):
             from hyperloom.agent import local
 
             local.load(self.config.model)
@@ -317,7 +327,7 @@ class Agent:
         """Answer with another model from now on (checked first: an unknown name or a missing key changes nothing)."""
         _check_model(model, self.config.api_base)
         self.config = self.config.model_copy(update={"model": model})
-        self._critic = None
+        self._critic = self._answerer = None
 
     def use_namespace(self, namespace: str) -> None:
         validate_namespace(namespace)

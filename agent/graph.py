@@ -21,21 +21,16 @@ from hyperloom.agent import llm
 from hyperloom.agent.cite import check_citations, cite, notice
 from hyperloom.agent.conflicts import with_history
 from hyperloom.agent.critic import Evidence
-from hyperloom.agent.extractive import answer_type, extractive_answer, typed_value
-from hyperloom.agent.prompts import answer_messages, quote_messages
-from hyperloom.agent.quotes import verify_quote
+from hyperloom.agent.extractive import answer_type
 from hyperloom.agent.rewrite import ASSISTANT, rewrite as rewrite_question
 from hyperloom.agent.rounds import next_queries, ranking, search_round
 from hyperloom.agent.state import Context, State, citation_from_dict, hit_from_dict, hit_to_dict
 from hyperloom.memory.log import QUESTION, Session, Turn, is_question
 from hyperloom.memory.temporal import parse_anchor
 from hyperloom.retrieval.pack import pack as pack_evidence
-from hyperloom.retrieval.spans import Span
 
 HISTORY = 8  # lines of the session read back for pronoun resolution
 NO_ANSWER = "No information available."
-LOCAL_LOOK = 5  # evidence turns a small local model reads: its prefill is most of the time to first token
-QUOTE_TOKENS = 16  # answers are short; a long quote is a copied turn, not an answer
 
 Node = Callable[[State, Runtime[Context]], dict]
 
@@ -63,8 +58,9 @@ def rewrite(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     speakers = ctx.store.log.speakers(ctx.namespace)
     queries = rewrite_question(state["question"], speaker=ctx.speaker, speakers=speakers, history=state.get("history") or [], now=_now(ctx))
-    # A fresh run on a resumed thread: nothing of the previous question's evidence carries over.
-    return {"query": queries[0], "queries": queries, "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "shape": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": [], "fallback": None}
+    # A compound question is answered part by part; "who teaches him?" means whom the whole question named.
+    parts = [rewrite_question(p, speaker=ctx.speaker, speakers=speakers, history=[f"{ctx.speaker}: {queries[0]}"], now=_now(ctx))[0] for p in queries[1:]]
+    return {"query": queries[0], "queries": queries, "parts": parts or [queries[0]], "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "shape": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": [], "fallback": None}
 
 
 @_timed("retrieve")
@@ -110,61 +106,7 @@ def pack(state: State, runtime: Runtime[Context]) -> dict:
 @_timed("answer")
 def answer(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
-    write = runtime.stream_writer
-    if ctx.model == llm.NO_MODEL:
-        return _extractive(state, write, notices=[])
-    if ctx.model.startswith("local/"):
-        # Dates, counts, places, people and quoted titles: the rules (a date resolved against the turn's own day, the
-        # name in the best span) beat what a 135M model picks (LoCoMo dev, 120 questions: temporal F1
-        # 0.668 extractive, 0.403 model; "Where does Maya live now?" Porto by the rules, Lisbon by the model).
-        if state["answer_type"] != "text":
-            return _extractive(state, write, notices=[])
-        return _quoted(state, ctx, write)
-    text = ""
-    try:
-        for chunk in llm.stream(answer_messages(state["question"], state["context"], state.get("history") or []), ctx.model, ledger=ctx.ledger, **ctx.llm_options):
-            text += chunk
-            write(chunk)
-    except llm.ModelError as exc:
-        return _fell_back(state, write, exc)
-    return {"text": text, "draft_citations": []}
-
-
-def _quoted(state: State, ctx: Context, write: Callable[[str], None]) -> dict:
-    """A small local model answers with one quote, decoded verbatim (RecaLLM) from the sentences that
-    best match the question in the best evidence turns; rules then trim it to the asked-for type, as
-    in extractive mode. Whole turns invite a 135M model to copy a greeting; sentences do not."""
-    hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)[:LOCAL_LOOK]
-    candidates = [(hit, span) for hit in hits for span in (hit.spans[:1] or [Span(hit.turn_id, 0, len(hit.text), hit.text)])]
-    context = "\n".join(f"{hit.speaker}: {span.text}" for hit, span in candidates)
-    options = {**ctx.llm_options, "evidence": [span.text for _, span in candidates], "quote_only": True, "max_tokens": QUOTE_TOKENS}
-    quote = ""
-    try:
-        for chunk in llm.stream(quote_messages(state["question"], context), ctx.model, ledger=ctx.ledger, **options):
-            quote += chunk
-            write(chunk)
-    except llm.ModelError as exc:
-        return _fell_back(state, write, exc)
-    quote = quote.strip().rstrip("\"”").strip()
-    for hit, span in candidates:
-        if found := verify_quote(quote, span.text):
-            start, end = span.start + found[0], span.start + found[1]
-            chosen = Span(hit.turn_id, start, end, hit.text[start:end])
-            return {"text": typed_value(state["answer_type"], chosen, hit), "draft_citations": [{"turn_id": hit.turn_id, "start": start, "end": end, "quote": chosen.text}]}
-    return _extractive(state, write, notices=[])  # an empty quote: the model had nothing to say
-
-
-def _fell_back(state: State, write: Callable[[str], None], exc: llm.ModelError) -> dict:
-    fallback = _extractive(state, write, notices=[f"The model failed ({exc}); this answer is extractive, straight from memory."])
-    return {**fallback, "fallback": exc.reason}
-
-
-def _extractive(state: State, write: Callable[[str], None], notices: list[str]) -> dict:
-    hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)
-    found = extractive_answer(state["question"], hits)
-    write(found.text)
-    drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for s in found.citations]
-    return {"text": found.text, "draft_citations": drafts, "notices": [*state.get("notices", []), *notices]}
+    return ctx.answerer.answer(state, ctx, runtime.stream_writer)
 
 
 @_timed("verify")

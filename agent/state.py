@@ -12,6 +12,7 @@ from hyperloom.retrieval.search import Hit
 from hyperloom.retrieval.spans import Span
 
 if TYPE_CHECKING:
+    from hyperloom.agent.answerers import Answerer
     from hyperloom.agent.critic import Critic
     from hyperloom.memory.store import MemoryStore
 
@@ -89,7 +90,9 @@ class State(TypedDict, total=False):
     sufficient: bool
     context: str  # the packed evidence, as the model reads it
     packed: list[dict]
+    parts: list[str]  # the question's parts, each answered on its own (one part: the question itself)
     text: str
+    reading: dict  # the reader's confidence in its answer: score, margin, answer type, abstained
     draft_citations: list[dict]
     citations: list[dict]
     notices: list[str]
@@ -107,6 +110,7 @@ class Context:
     speaker: str
     model: str
     critic: Critic
+    answerer: Answerer
     remember: bool = True
     max_rounds: int = 3
     k: int = 7  # turns the first round retrieves (Config.first_k)

@@ -1,0 +1,141 @@
+"""Who writes the answer: chosen once per run from the model name (`answerer_for`), called by the graph's answer node.
+
+- `Reader` (model "none", the default): no LLM; typed candidate spans of the evidence,
+  ranked by a fitted model, or "No information available." (agent/reader.py).
+- `Extractive`: today's typed trimming of the best span; what the reader falls back to
+  when its weights cannot be read (with a notice saying so).
+- `LocalQuoter` (local/smollm2): a 135M model decodes one quote under the suffix-automaton
+  constraint; typed questions go to the rules.
+- `LiteLLM` (any other name): the model writes, its quotes are verified after the fact.
+
+Each returns the partial state update: text, draft citations, notices, and `fallback`
+when a model failed and the answer came from memory instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hyperloom.agent import llm
+from hyperloom.agent.extractive import extractive_answer, typed_value
+from hyperloom.agent.prompts import answer_messages, quote_messages
+from hyperloom.agent.quotes import verify_quote
+from hyperloom.agent.state import hit_from_dict
+from hyperloom.errors import ConfigError
+from hyperloom.retrieval.spans import Span
+
+if TYPE_CHECKING:
+    from hyperloom.agent.state import Context, State
+
+Write = Callable[[str], None]
+LOCAL_LOOK = 5  # evidence turns a small local model reads: its prefill is most of the time to first token
+QUOTE_TOKENS = 16  # answers are short; a long quote is a copied turn, not an answer
+
+
+class Answerer:
+    writes_freely = False  # an LLM that writes its own words (its quotes are verified after; it may judge sufficiency too)
+    notice: str | None = None  # said once with every answer, e.g. that the reader's weights are missing
+
+    def answer(self, state: State, ctx: Context, write: Write) -> dict:
+        raise NotImplementedError
+
+
+class Extractive(Answerer):
+    def answer(self, state: State, ctx: Context, write: Write) -> dict:
+        return extractive(state, write, [self.notice] if self.notice else [])
+
+
+class Reader(Answerer):
+    """The reader, answering a compound question part by part (each part's answer and citations joined)."""
+
+    def __init__(self, weights: Path | None = None) -> None:
+        from hyperloom.agent.reader import Weights, shipped_weights
+
+        # ReaderWeightsError (one sentence naming the file and the refit command) if unreadable
+        self._weights = Weights.load(weights) if weights else shipped_weights()
+
+    def answer(self, state: State, ctx: Context, write: Write) -> dict:
+        from hyperloom.agent.reader import read
+
+        hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)
+        parts = state.get("parts") or [state["question"]]
+        readings = [read(part, hits, now=ctx.now, weights=self._weights) for part in parts]
+        said = [r for r in readings if not r.abstained]
+        text = "; ".join(r.text for r in said) if said else readings[0].text
+        write(text)
+        drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for r in said for s in r.citations]
+        return {"text": text, "draft_citations": drafts, "reading": {"score": readings[0].score, "margin": readings[0].margin, "type": readings[0].answer_type, "abstained": not said}}
+
+
+class LocalQuoter(Answerer):
+    """A small local model answers with one quote, decoded verbatim (RecaLLM) from the sentences that
+    best match the question in the best evidence turns; rules then trim it to the asked-for type.
+    Whole turns invite a 135M model to copy a greeting; sentences do not."""
+
+    def answer(self, state: State, ctx: Context, write: Write) -> dict:
+        # Dates, counts, places, people and quoted titles: the rules (a date resolved against the turn's own day, the
+        # name in the best span) beat what a 135M model picks (LoCoMo dev, 120 questions: temporal F1
+        # 0.668 extractive, 0.403 model; "Where does Maya live now?" Porto by the rules, Lisbon by the model).
+        if state["answer_type"] != "text":
+            return extractive(state, write, [])
+        hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)[:LOCAL_LOOK]
+        candidates = [(hit, span) for hit in hits for span in (hit.spans[:1] or [Span(hit.turn_id, 0, len(hit.text), hit.text)])]
+        context = "\n".join(f"{hit.speaker}: {span.text}" for hit, span in candidates)
+        options = {**ctx.llm_options, "evidence": [span.text for _, span in candidates], "quote_only": True, "max_tokens": QUOTE_TOKENS}
+        quote = ""
+        try:
+            for chunk in llm.stream(quote_messages(state["question"], context), ctx.model, ledger=ctx.ledger, **options):
+                quote += chunk
+                write(chunk)
+        except llm.ModelError as exc:
+            return fell_back(state, write, exc)
+        quote = quote.strip().rstrip("\"”").strip()
+        for hit, span in candidates:
+            if found := verify_quote(quote, span.text):
+                start, end = span.start + found[0], span.start + found[1]
+                chosen = Span(hit.turn_id, start, end, hit.text[start:end])
+                return {"text": typed_value(state["answer_type"], chosen, hit), "draft_citations": [{"turn_id": hit.turn_id, "start": start, "end": end, "quote": chosen.text}]}
+        return extractive(state, write, [])  # an empty quote: the model had nothing to say
+
+
+class LiteLLM(Answerer):
+    writes_freely = True
+
+    def answer(self, state: State, ctx: Context, write: Write) -> dict:
+        text = ""
+        try:
+            for chunk in llm.stream(answer_messages(state["question"], state["context"], state.get("history") or []), ctx.model, ledger=ctx.ledger, **ctx.llm_options):
+                text += chunk
+                write(chunk)
+        except llm.ModelError as exc:
+            return fell_back(state, write, exc)
+        return {"text": text, "draft_citations": []}
+
+
+def answerer_for(model: str, *, reader_weights: Path | None = None) -> Answerer:
+    """The one place the model name decides who answers."""
+    if model == llm.NO_MODEL:
+        try:
+            return Reader(reader_weights)
+        except ConfigError as exc:  # missing or damaged reader.json: today's extractive answers, said so
+            fallback = Extractive()
+            fallback.notice = f"{exc} Answering extractively until then."
+            return fallback
+    if model.startswith("local/"):
+        return LocalQuoter()
+    return LiteLLM()
+
+
+def fell_back(state: State, write: Write, exc: llm.ModelError) -> dict:
+    fallback = extractive(state, write, [f"The model failed ({exc}); this answer is extractive, straight from memory."])
+    return {**fallback, "fallback": exc.reason}
+
+
+def extractive(state: State, write: Write, notices: list[str]) -> dict:
+    hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)
+    found = extractive_answer(state["question"], hits)
+    write(found.text)
+    drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for s in found.citations]
+    return {"text": found.text, "draft_citations": drafts, "notices": [*state.get("notices", []), *notices]}

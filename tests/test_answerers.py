@@ -1,0 +1,49 @@
+"""Who answers is chosen once per run; the reader (no LLM) is the default and says the answer, not a fragment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hyperloom import Agent
+from hyperloom.agent.answerers import Extractive, LiteLLM, LocalQuoter, Reader, answerer_for
+from hyperloom.agent.critic import FixedCritic
+from hyperloom.samples import sample_path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, embedder):
+    with Agent.open(tmp_path_factory.mktemp("demo") / "home", "demo", model="none", critic=FixedCritic(1.0), embedder=embedder) as agent:
+        agent.ingest(sample_path())
+        yield agent
+
+
+def test_the_model_name_chooses_the_answerer_once() -> None:
+    assert isinstance(answerer_for("none"), Reader)
+    assert isinstance(answerer_for("local/smollm2"), LocalQuoter)
+    assert isinstance(answerer_for("openai/gpt-4o-mini"), LiteLLM) and answerer_for("openai/gpt-4o-mini").writes_freely
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"features": []}', ""])
+def test_damaged_reader_weights_fall_back_to_extractive_answers_with_a_notice(tmp_path: Path, embedder, content: str) -> None:
+    weights = tmp_path / "reader.json"
+    weights.write_text(content)
+    assert isinstance(answerer_for("none", reader_weights=weights), Extractive)
+    with Agent.open(tmp_path / "home", "demo", model="none", critic=FixedCritic(1.0), embedder=embedder, reader_weights=weights) as agent:
+        agent.ingest(sample_path())
+        answer = agent.ask("Where does Maya live now?")
+    assert answer.text and answer.citations
+    assert str(weights) in answer.notice and "reader_fit" in answer.notice
+
+
+def test_a_compound_question_is_answered_part_by_part(demo: Agent) -> None:
+    answer = demo.ask("What instrument is Jonas learning, and who teaches him?")
+    assert "cello" in answer.text.lower() and "Ines" in answer.text and len(answer.text) < 40
+    assert all(demo.turn(c.turn_id).text[c.start : c.end] == c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", ["?!?", "🙂🙂", "x" * 10_000, "¿Dónde vive Maya ahora?"])
+def test_odd_questions_get_an_answer_or_no_information_never_an_exception(demo: Agent, question: str) -> None:
+    answer = demo.ask(question)
+    assert isinstance(answer.text, str) and answer.text
