@@ -1,9 +1,9 @@
 """Who writes the answer: chosen once per run from the model name (`answerer_for`), called by the graph's answer node.
 
-- `Reader` (model "none", the default): no LLM; typed candidate spans of the evidence,
-  ranked by a fitted model, or "No information available." (agent/reader.py).
-- `Extractive`: today's typed trimming of the best span; what the reader falls back to
-  when its weights cannot be read (with a notice saying so).
+- `Extractive` (model "none"): no LLM; the best span, trimmed by rules to the asked-for type.
+- `Reader` (model "reader"): no LLM; typed candidate spans of the evidence, ranked by a
+  fitted model, or "No information available." (agent/reader.py). It falls back to
+  `Extractive` when its weights or language data cannot be read, with a notice saying so.
 - `LocalQuoter` (local/smollm2): a 135M model decodes one quote under the suffix-automaton
   constraint; typed questions go to the rules.
 - `LiteLLM` (any other name): the model writes, its quotes are verified after the fact.
@@ -23,7 +23,9 @@ from hyperloom.agent.extractive import extractive_answer, typed_value
 from hyperloom.agent.prompts import answer_messages, quote_messages
 from hyperloom.agent.quotes import verify_quote
 from hyperloom.agent.state import hit_from_dict
+from hyperloom.agent.nlp import LanguageDataError
 from hyperloom.errors import ConfigError
+from hyperloom.retrieval.associative import PAST
 from hyperloom.retrieval.spans import Span
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ class Reader(Answerer):
         from hyperloom.agent.reader import read
 
         hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)
+        if not PAST.search(state["question"]):  # "where does she live now": a replaced fact is no answer
+            hits = [h for h in hits if h.turn_id not in set(state.get("superseded") or ())]
         parts = state.get("parts") or [state["question"]]
         readings = [read(part, hits, now=ctx.now, weights=self._weights) for part in parts]
         said = [r for r in readings if not r.abstained]
@@ -117,9 +121,11 @@ class LiteLLM(Answerer):
 def answerer_for(model: str, *, reader_weights: Path | None = None) -> Answerer:
     """The one place the model name decides who answers."""
     if model == llm.NO_MODEL:
+        return Extractive()
+    if model == llm.READER:
         try:
             return Reader(reader_weights)
-        except ConfigError as exc:  # missing or damaged reader.json: today's extractive answers, said so
+        except (ConfigError, LanguageDataError) as exc:  # missing or damaged reader.json: today's extractive answers, said so
             fallback = Extractive()
             fallback.notice = f"{exc} Answering extractively until then."
             return fallback

@@ -391,8 +391,6 @@ def _answer(final: dict, ctx: Context) -> Answer:
 
 def _check_model(model: str, api_base: str | None) -> None:
     """An unknown model name or a missing API key fails at open, not at the first question."""
-    if model == llm.NO_MODEL:
-        return
     llm.check_model(model, api_base=api_base)
 
 

@@ -100,7 +100,8 @@ def pack(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     hits, notes = with_history(ctx.store, ctx.namespace, [hit_from_dict(d) for d in state["evidence"]])
     packed = pack_evidence(hits, ctx.budget, notes=notes)
-    return {"context": packed.text, "packed": [hit_to_dict(h) for h in packed.hits]}
+    superseded = sorted(t for t, note in notes.items() if note.endswith("superseded"))
+    return {"context": packed.text, "packed": [hit_to_dict(h) for h in packed.hits], "superseded": superseded}
 
 
 @_timed("answer")

@@ -20,7 +20,9 @@ from typing import Any
 from hyperloom.errors import HyperloomError
 
 LOCAL_MODEL = "local/smollm2"
-NO_MODEL = "none"
+NO_MODEL = "none"  # extractive answers: the best span, trimmed by rules
+READER = "reader"  # the reader: typed candidate spans ranked by a fitted model (agent/reader.py)
+NO_LLM = (NO_MODEL, READER)  # answerers that call no LLM
 DEFAULT_TIMEOUT = 60.0
 
 
@@ -86,6 +88,8 @@ class Retry:
 
 def check_model(model: str, **kw: Any) -> None:
     """Fail now, clearly, for an unknown model name or a missing API key (the local model is not loaded)."""
+    if model in NO_LLM:
+        return
     if model.startswith("local/"):
         if model != LOCAL_MODEL:
             raise ModelError(f"Unknown local model {model!r}; the embedded one is {LOCAL_MODEL!r}.", "unknown_model")
@@ -150,8 +154,8 @@ def _call(messages: Sequence[dict], model: str, timeout: float, retry: Retry, kw
 
 
 def _litellm_for(model: str, kw: dict) -> Any:
-    if not model or model == NO_MODEL:
-        raise ModelError("No LLM is configured (model 'none'): answer extractively instead of calling the LLM.", "no_model")
+    if not model or model in NO_LLM:
+        raise ModelError(f"No LLM is configured (model {model!r}): answer extractively instead of calling the LLM.", "no_model")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the price list over the network
     import litellm
 

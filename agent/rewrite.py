@@ -35,7 +35,7 @@ def rewrite(question: str, *, speaker: str | None, speakers: Sequence[str], hist
             query = pattern.sub(lambda m, t=template: m.expand(t.format(name=speaker)), query)
     query = _resolve_pronouns(query, speakers, history)
     query = _absolute_dates(query, now)
-    parts = [p.strip(" ?") + "?" for p in _SPLIT.split(query) if len(p.split()) >= 3]
+    parts = [p.strip(" ?,;") + "?" for p in _SPLIT.split(query) if len(p.split()) >= 3]
     return [query, *parts] if len(parts) > 1 else [query]
 
 

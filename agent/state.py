@@ -90,6 +90,7 @@ class State(TypedDict, total=False):
     sufficient: bool
     context: str  # the packed evidence, as the model reads it
     packed: list[dict]
+    superseded: list[str]  # packed turns whose fact a later one replaced (history notes)
     parts: list[str]  # the question's parts, each answered on its own (one part: the question itself)
     text: str
     reading: dict  # the reader's confidence in its answer: score, margin, answer type, abstained

@@ -83,9 +83,8 @@ def check_agent(config: Config, critic: object | None) -> None:
     """Before any ingest: the answering model is known (and has its key), and the default critic's weights load."""
     from hyperloom.agent import llm
 
-    if config.model != llm.NO_MODEL:
-        llm.check_model(config.model, **({"api_base": config.api_base} if config.api_base else {}))
-    if critic is None and config.model in (llm.NO_MODEL, llm.LOCAL_MODEL):
+    llm.check_model(config.model, **({"api_base": config.api_base} if config.api_base else {}))
+    if critic is None and (config.model in llm.NO_LLM or config.model == llm.LOCAL_MODEL):
         from hyperloom.agent.critic import LogisticCritic
 
         LogisticCritic.load()  # the critic the agent will use; missing weights fail here, in one sentence
