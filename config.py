@@ -58,7 +58,7 @@ class Config(BaseSettings):
     """Texts embedded per model call."""
 
     model: str = "local/smollm2"
-    """The answering LLM: `local/smollm2` (embedded, offline), `none` (extractive answers, no LLM), or any litellm model name."""
+    """Who answers: `local/smollm2` (embedded, offline), `reader` (typed spans ranked by a fitted model, no LLM), `none` (extractive answers by rules, no LLM), or any litellm model name."""
 
     reader_weights: Path | None = None
     """The reader's fitted weights (`model="none"`); unset: the `reader.json` shipped with the package."""

@@ -32,7 +32,7 @@ LimitOpt = Annotated[Optional[int], typer.Option(help="Ask only the first N ques
 WorkersOpt = Annotated[int, typer.Option(help="Processes to fan conversations out over (results are the same as with 1).")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Run directory for results.jsonl, report.json, report.md and plots (default runs/<data set>).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Keep the questions already answered in --out and ask the rest.")]
-ModelOpt = Annotated[Optional[str], typer.Option(help="QA mode: the answering model, `local/smollm2` (embedded), `none` (extractive, fast) or a litellm name; default from the config.")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="QA mode: the answering model, `local/smollm2` (embedded), `reader` (no LLM, fitted), `none` (extractive, fast) or a litellm name; default from the config.")]
 JudgeOpt = Annotated[Optional[str], typer.Option(help="A litellm model that grades answers in QA mode, e.g. openai/gpt-4o-mini.")]
 
 

@@ -19,7 +19,7 @@ COMMANDS = (
     Command("sessions", "/sessions", "list the sessions of this namespace"),
     Command("ingest", "/ingest PATH", "remember a conversation file (LoCoMo or hyperloom JSON)"),
     Command("forget", "/forget turn|session|entity X", "forget a turn, a session or an entity, after confirmation", ("turn", "session", "entity")),
-    Command("model", "/model NAME", "answer with another model: none, local/smollm2, openai/...", ("none", "local/smollm2")),
+    Command("model", "/model NAME", "answer with another model: reader, none, local/smollm2, openai/...", ("reader", "none", "local/smollm2")),
     Command("namespace", "/namespace NAME", "switch to another namespace (a separate memory)"),
     Command("export", "/export PATH", "write this namespace as a hyperloom JSON file"),
     Command("trace", "/trace", "why the last answer said what it said"),
