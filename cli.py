@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,12 +23,17 @@ app = typer.Typer(help="An agent's memory for long conversations: verbatim, sear
 app.add_typer(eval_app, name="eval")
 
 
-def open_agent(config: Config):
-    """Every command reads and writes memory through the Agent API, as the UI and the harness do (one write path).
+@contextmanager
+def open_agent(config: Config) -> Iterator:
+    """Every command reads and writes memory through the Agent API, as the UI and the harness do (one write path);
+    what the memory had to repair on the way (a damaged index rebuilt, say) is said on stderr afterwards.
     Imported here: the agent pulls in numpy and the indexes, which `--help` does not need."""
     from hyperloom import Agent
 
-    return Agent.open(config=config)
+    with Agent.open(config=config) as agent:
+        yield agent
+        for said in agent.take_notices():  # after a failure the error alone is said
+            err.print(f"[yellow]note:[/] {said}", highlight=False, soft_wrap=True)
 
 
 @app.command()

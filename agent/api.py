@@ -289,6 +289,11 @@ class Agent:
             return self.store.hypergraph.points(self.namespace)
         return [self.store.hypergraph.point(p) for p in sorted(self.store.hypergraph.neighbourhood(self.namespace, [entity]))]
 
+    def take_notices(self) -> list[str]:
+        """What the memory repaired since the last call (a damaged index rebuilt from the log, ...), for a front end to show once."""
+        said, self.store.notices[:] = list(self.store.notices), []
+        return said
+
     def stats(self) -> MemoryStats:
         """Counts only (no rows are loaded): cheap enough for a status line after every change."""
         return MemoryStats(*self.store.counts(self.namespace))

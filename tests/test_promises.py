@@ -271,3 +271,18 @@ def test_a_read_only_database_or_a_vectors_file_is_one_sentence(tmp_path: Path, 
     (home / "vectors").rename(home / "vectors.bak")
     (home / "vectors").write_text("not a directory")
     assert_one_line_error(cli(home, "search", "locker"), "vectors")
+
+
+def test_a_damaged_index_file_is_rebuilt_from_the_log_and_said_so(tmp_path: Path, embedder) -> None:
+    """Flipped bytes in the middle of an index file: never read by hnswlib (no segfault), rebuilt, one note."""
+    home = tmp_path / "home"
+    with open_agent(home, embedder=embedder) as agent:
+        remember_secret(agent)
+    for index in (home / "vectors").glob("*.hnsw"):
+        data = bytearray(index.read_bytes())
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+        index.write_bytes(bytes(data))
+    result = cli(home, "search", "locker code", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "locker code" in result.stdout and "damaged" in result.stderr and "Traceback" not in result.stderr
+    assert cli(home, "reindex").returncode == 0
