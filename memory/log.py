@@ -266,6 +266,14 @@ class TurnLog:
             raise KeyError(f"no turn {turn_id!r} in namespace {namespace!r}")
         return Turn(*row)
 
+    def present(self, namespace: str, seqs: Iterable[int]) -> set[int]:
+        """Which of `seqs` are turns of this namespace (a seq of another namespace is not)."""
+        seqs = list(seqs)
+        if not seqs:
+            return set()
+        with self._lock:
+            return {r[0] for r in self._db.execute(f"SELECT seq FROM turns WHERE namespace = ? AND seq IN ({','.join('?' * len(seqs))})", [namespace, *seqs])}
+
     def session_tail(self, namespace: str, session: str, n: int) -> list[Turn]:
         """The last `n` turns of one session, oldest first."""
         with self._lock:

@@ -72,98 +72,98 @@ class Weights:
     neighbour_seeds: int = 100
 
 
-def associative_search(store, query: str, k: int, namespace: str, filters: Filters | None = None, weights: Weights = Weights(), pool: int = POOL) -> list[Hit]:
+def associative_search(view, query: str, k: int, filters: Filters | None = None, weights: Weights = Weights(), pool: int = POOL) -> list[Hit]:
+    """The k best turns of the view's namespace (a `MemoryView`: read-only, bound to one namespace)."""
     check_query(query, k)
-    qv = store.embedder.embed(query)
+    qv = view.embed(query)
     pool = max(pool, 4 * k)
-    turn_scores = _scores(store, namespace, "turns", query, qv, pool)
-    fact_scores = _scores(store, namespace, "facts", query, qv, pool)
-    facts = store.hierarchy.facts_by_id(list(fact_scores))
+    turn_scores = _scores(view, "turns", query, qv, pool)
+    fact_scores = _scores(view, "facts", query, qv, pool)
+    facts = view.facts_by_id(list(fact_scores))
     if weights.scene:  # each level costs a search: skip the ones weighted out
-        _add_scene_facts(store, _scores(store, namespace, "scenes", query, qv, 20), fact_scores, facts, qv, namespace, weights)
+        _add_scene_facts(view, _scores(view, "scenes", query, qv, 20), fact_scores, facts, qv, weights)
     scores = defaultdict(float, {s: v for s, v in turn_scores.items()})
     for fid, score in fact_scores.items():
         fact = facts[fid]
         scores[fact.turn_seq] = max(scores[fact.turn_seq], turn_scores.get(fact.turn_seq, 0.0) + weights.fact * score * _history(fact, query, weights))
     if weights.point:
-        _add_points(store, namespace, query, scores, weights)
+        _add_points(view, query, scores, weights)
     if weights.scoped:
-        _add_speaker_facts(store, namespace, query, scores, weights)
-    _weigh_history(store, namespace, query, scores, weights)
+        _add_speaker_facts(view, query, scores, weights)
+    _weigh_history(view, query, scores, weights)
     if WHEN.search(query):
         for fact in facts.values():
             if fact.dates:
                 scores[fact.turn_seq] += weights.dated
-    turns = {t.seq: t for t in store.log.turns(namespace, list(scores))}
-    boost_speaker(scores, turns, query, store.log.speakers(namespace))
+    turns = {t.seq: t for t in view.turns(scores)}
+    boost_speaker(scores, turns, query, view.speakers())
     if weights.date_named:
         _lift_named_dates(query, scores, turns, weights)
     if weights.neighbours:
-        _add_neighbours(store, namespace, scores, turns, weights)
+        _add_neighbours(view, scores, turns, weights)
     if weights.kind:
-        _lift_asked_kinds(store, namespace, query, scores, weights)
-    return top_hits(scores, turns, query, k, namespace, filters)
+        _lift_asked_kinds(view, query, scores, weights)
+    return top_hits(scores, turns, query, k, view.namespace, filters)
 
 
-def _scores(store, namespace: str, level: str, query: str, qv: np.ndarray, pool: int) -> dict[int, float]:
-    vectors, bm25 = store.vectors(namespace, level), store.bm25(namespace, level)
+def _scores(view, level: str, query: str, qv: np.ndarray, pool: int) -> dict[int, float]:
+    vectors, bm25 = view.vectors(level), view.bm25(level)
     if len(vectors) == 0:
         return {}
-    return hybrid_scores(query, qv, vectors, bm25, dense_weight=store.config.dense_weight, pool=pool)
+    return hybrid_scores(query, qv, vectors, bm25, dense_weight=view.dense_weight, pool=pool)
 
 
-def _add_scene_facts(store, scene_scores: dict[int, float], fact_scores: dict[int, float], facts: dict, qv, namespace: str, w: Weights) -> None:
+def _add_scene_facts(view, scene_scores: dict[int, float], fact_scores: dict[int, float], facts: dict, qv, w: Weights) -> None:
     """A scene seed brings up to `facts_per_scene` of its facts, best by similarity to the question."""
     seeds = sorted(scene_scores, key=lambda s: -scene_scores[s])[: w.scene_seeds]
     for scene in seeds:
-        members = store.hierarchy.scene_facts(scene)
+        members = view.scene_facts(scene)
         if not members:
             continue
-        sims = store.vectors(namespace, "facts").get(members) @ qv
+        sims = view.vectors("facts").get(members) @ qv
         for j in np.argsort(-sims)[: w.facts_per_scene]:
             fid = members[j]
             fact_scores[fid] = fact_scores.get(fid, 0.0) + w.scene * scene_scores[scene]
     missing = [f for f in fact_scores if f not in facts]
-    facts.update(store.hierarchy.facts_by_id(missing))
+    facts.update(view.facts_by_id(missing))
 
 
-def _add_points(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
+def _add_points(view, query: str, scores: dict[int, float], w: Weights) -> None:
     """Facts of memory points near the question's entities, weighted by how well the question's words match them.
 
     Seeds are the named non-speaker entities (two hops); a question naming only a
     speaker searches that speaker's own points (one hop): every point of a speaker
     is one hop away, so two hops would be the whole conversation.
     """
-    graph = store.hypergraph
-    names = graph.mentioned(namespace, query)
-    speakers = set(store.log.speakers(namespace))
+    names = view.mentioned(query)
+    speakers = set(view.speakers())
     seeds = names - speakers
     if not seeds:  # a speaker alone reaches every point they made: no locality to exploit
         return
-    near = graph.neighbourhood(namespace, seeds, hops=2)
+    near = view.neighbourhood(seeds, hops=2)
     if not near:
         return
-    lexical = store.bm25(namespace, "facts").scores(query)
-    near_facts = graph.facts_of(near)
+    lexical = view.bm25("facts").scores(query)
+    near_facts = view.facts_of(near)
     supported = {f: s for f, s in lexical.items() if f in near_facts}
     if not supported:
         return
     top = max(supported.values())
-    for fid, fact in store.hierarchy.facts_by_id(list(supported)).items():
+    for fid, fact in view.facts_by_id(list(supported)).items():
         scores[fact.turn_seq] += w.point * supported[fid] / top
 
 
-def _add_speaker_facts(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
+def _add_speaker_facts(view, query: str, scores: dict[int, float], w: Weights) -> None:
     """For a question about named speakers, match its topic (the names taken out) against each one's own facts."""
-    speakers = [s for s in store.log.speakers(namespace) if named_speaker(query, [s])]
+    speakers = [s for s in view.speakers() if named_speaker(query, [s])]
     if not speakers or (len(speakers) > 1 and not w.scoped_many):
         return
     topic = query
     for speaker in speakers:
         topic = re.sub(rf"\b({re.escape(speaker)}|{re.escape(speaker.split()[0])})('s)?\b", " ", topic, flags=re.IGNORECASE)
-    topic_vector = store.embedder.embed(topic)
+    topic_vector = view.embed(topic)
     for speaker in speakers:
-        seqs, vectors = store.spoken(namespace, speaker)
+        seqs, vectors = view.spoken(speaker)
         if not seqs:
             continue
         sims = vectors @ topic_vector
@@ -173,15 +173,15 @@ def _add_speaker_facts(store, namespace: str, query: str, scores: dict[int, floa
             scores[seqs[j]] = scores.get(seqs[j], 0.0) + w.scoped * float(sims[j]) / best
 
 
-def _weigh_history(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
+def _weigh_history(view, query: str, scores: dict[int, float], w: Weights) -> None:
     """A question about a changing attribute (where someone lives, works...) lifts the current value's turn,
     or the earlier values' turns when it asks about the past (RESEARCH.md section 8: newer wins unless asked)."""
     attribute = next((a for a, pattern in ATTRIBUTE_QUESTIONS.items() if pattern.search(query)), None)
     if attribute is None:
         return
     past = bool(PAST.search(query))
-    facts = store.hierarchy.with_attribute(namespace, attribute)
-    speaker = named_speaker(query, store.log.speakers(namespace))
+    facts = view.with_attribute(attribute)
+    speaker = named_speaker(query, view.speakers())
     facts = [f for f in facts if speaker is None or f.speaker == speaker]
     wanted = {f.turn_seq for f in facts if (f.superseded_by is None) != past}
     other = {f.turn_seq for f in facts} - wanted
@@ -194,16 +194,16 @@ def _weigh_history(store, namespace: str, query: str, scores: dict[int, float], 
         scores[seq] = max(scores.get(seq, 0.0), floor)
 
 
-def _lift_asked_kinds(store, namespace: str, query: str, scores: dict[int, float], w: Weights) -> None:
+def _lift_asked_kinds(view, query: str, scores: dict[int, float], w: Weights) -> None:
     """A question about one speaker that asks for a class of things lifts that speaker's turns naming one."""
     kinds = [kind for kind, pattern in ASKED_KINDS if pattern.search(query)]
-    speakers = store.log.speakers(namespace) if kinds else []
+    speakers = view.speakers() if kinds else []
     speaker = named_speaker(query, speakers)
     if not speaker:
         return
     # The speakers themselves are people in every point of theirs; "names of her kids" asks for someone else.
-    ids = set().union(*(store.hypergraph.facts_mentioning(namespace, kind, besides=speakers) for kind in kinds))
-    lifted = {f.turn_seq for f in store.hierarchy.facts_by_id(list(ids)).values() if f.speaker == speaker}
+    ids = set().union(*(view.facts_mentioning(kind, besides=speakers) for kind in kinds))
+    lifted = {f.turn_seq for f in view.facts_by_id(list(ids)).values() if f.speaker == speaker}
     for seq in lifted & scores.keys():
         scores[seq] += w.kind
 
@@ -220,12 +220,12 @@ def _lift_named_dates(query: str, scores: dict[int, float], turns: dict, w: Weig
             scores[seq] += w.date_named
 
 
-def _add_neighbours(store, namespace: str, scores: dict[int, float], turns: dict, w: Weights) -> None:
+def _add_neighbours(view, scores: dict[int, float], turns: dict, w: Weights) -> None:
     """Each of the best turns passes a share of its score to the turns around it in its session (in place;
     `turns` gains the neighbours it did not hold). A turn keeps the larger of its own and what it inherits."""
     seeds = [turns[s] for s in sorted(scores, key=lambda s: -scores[s])[: w.neighbour_seeds] if s in turns]
     wanted = {t.position + d for t in seeds for d in range(-w.neighbour_span, w.neighbour_span + 1) if d}
-    around = {t.position: t for t in store.log.at_positions(namespace, wanted)}
+    around = {t.position: t for t in view.at_positions(wanted)}
     own = {t.seq: scores[t.seq] for t in seeds}  # a weak candidate's own score does not add to what it inherits
     for seed in seeds:
         for d in range(-w.neighbour_span, w.neighbour_span + 1):

@@ -158,7 +158,7 @@ def test_facts_without_vectors_after_a_crash_are_rebuilt(tmp_path: Path, embedde
         store.vectors("demo", "facts").drop()  # "crash": facts committed, their vectors never saved
     with MemoryStore(config, embedder=embedder) as store:
         assert store.search("fig jam", 1, "demo")[0].turn_id == "s3:8"
-        assert "facts without memory points or vectors" in store.notices[0]
+        assert "index entries out of date" in store.notices[0]
         assert store.vectors("demo", "facts").ids() == {f.id for f in store.hierarchy.facts("demo")}
 
 
@@ -194,8 +194,8 @@ def test_a_reply_inherits_from_the_turn_it_answers_in_its_session(store: MemoryS
         [Turn("f", "I write letters to my third cousin.", "Bo", session="s0"), Turn("q", "Is that your third screenplay, Bo?", "Ada", session="s1"), Turn("r", "Yep! It is about loss and home.", "Bo", session="s1")],
         "ns",
     )
-    alone = {h.turn_id: h.score for h in associative_search(store, "Did Bo write a third screenplay?", 3, "ns", weights=replace(Weights(), neighbours=0))}
-    linked = {h.turn_id: h.score for h in associative_search(store, "Did Bo write a third screenplay?", 3, "ns")}
+    alone = {h.turn_id: h.score for h in associative_search(store.view("ns"), "Did Bo write a third screenplay?", 3, weights=replace(Weights(), neighbours=0))}
+    linked = {h.turn_id: h.score for h in associative_search(store.view("ns"), "Did Bo write a third screenplay?", 3)}
     assert linked["r"] == pytest.approx(alone["r"] + Weights().neighbours * alone["q"])
     assert linked["q"] == pytest.approx(alone["q"] + Weights().neighbours * alone["r"])  # both ways, within its session only
 
@@ -217,7 +217,7 @@ def test_a_question_asking_for_a_class_lifts_the_speakers_turns_naming_an_instan
         "ns",
     )
     question = "Which cities has Ada been to?"
-    alone = {h.turn_id: h.score for h in associative_search(store, question, 3, "ns", weights=replace(Weights(), kind=0))}
-    lifted = {h.turn_id: h.score for h in associative_search(store, question, 3, "ns")}
+    alone = {h.turn_id: h.score for h in associative_search(store.view("ns"), question, 3, weights=replace(Weights(), kind=0))}
+    lifted = {h.turn_id: h.score for h in associative_search(store.view("ns"), question, 3)}
     assert lifted["a"] == pytest.approx(alone["a"] + Weights().kind)
     assert lifted["b"] == pytest.approx(alone["b"]) and lifted["c"] == pytest.approx(alone["c"])  # no place; not Ada's
