@@ -23,6 +23,7 @@ from hyperloom.agent.extractive import extractive_answer, typed_value
 from hyperloom.agent.prompts import answer_messages, quote_messages
 from hyperloom.agent.quotes import verify_quote
 from hyperloom.agent.state import hit_from_dict
+from hyperloom.agent.topics import is_topic_question, topics
 from hyperloom.agent.nlp import LanguageDataError
 from hyperloom.errors import ConfigError
 from hyperloom.retrieval.associative import PAST
@@ -61,6 +62,8 @@ class Reader(Answerer):
     def answer(self, state: State, ctx: Context, write: Write) -> dict:
         from hyperloom.agent.reader import read
 
+        if is_topic_question(state["question"]) and (said := _topics(state, ctx, write)):
+            return said
         hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)
         if not PAST.search(state["question"]):  # "where does she live now": a replaced fact is no answer
             hits = [h for h in hits if h.turn_id not in set(state.get("superseded") or ())]
@@ -71,6 +74,17 @@ class Reader(Answerer):
         write(text)
         drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for r in said for s in r.citations]
         return {"text": text, "draft_citations": drafts, "reading": {"score": readings[0].score, "margin": readings[0].margin, "type": readings[0].answer_type, "abstained": not said}}
+
+
+def _topics(state: State, ctx: Context, write: Write) -> dict | None:
+    """What was talked about in a period: the scenes' central facts, each quoted, joined."""
+    found = topics(ctx.store.view(ctx.namespace), state["query"])
+    if not found:
+        return None
+    text = " / ".join(t.quote for t in found)
+    write(text)
+    drafts = [{"turn_id": t.fact.turn_id, "start": t.fact.start, "end": t.fact.end, "quote": t.quote} for t in found]
+    return {"text": text, "draft_citations": drafts}
 
 
 class LocalQuoter(Answerer):

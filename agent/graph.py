@@ -115,9 +115,10 @@ def verify(state: State, runtime: Runtime[Context]) -> dict:
     """Every quote checked against the log itself, not against the copy the model was shown."""
     ctx = runtime.context
     turns = {}
-    for d in state["packed"]:
+    # The evidence shown, and any turn a no-LLM answerer quoted beside it (a scene's fact, for "what did we talk about").
+    for turn_id in dict.fromkeys([d["turn_id"] for d in state["packed"]] + [c["turn_id"] for c in state["draft_citations"]]):
         try:
-            turns[d["turn_id"]] = ctx.store.log.turn(d["turn_id"], ctx.namespace)
+            turns[turn_id] = ctx.store.log.turn(turn_id, ctx.namespace)
         except KeyError:  # forgotten while the answer was being written
             continue
     notices = list(state.get("notices") or [])

@@ -74,6 +74,10 @@ class MemoryView:
     def _scenes(self) -> set[int]:
         return self.vectors("scenes").ids()  # the scene index holds exactly this namespace's scenes
 
+    def scenes(self) -> list[tuple[int, str, str | None, str | None]]:
+        """(id, summary, first time, last time) of every scene, in conversation order."""
+        return self._store.hierarchy.scenes(self.namespace)
+
     def with_attribute(self, attribute: str) -> list[Fact]:
         return self._store.hierarchy.with_attribute(self.namespace, attribute)
 

@@ -53,3 +53,11 @@ def test_a_replaced_fact_is_not_the_answer_about_now(demo: Agent) -> None:
 def test_odd_questions_get_an_answer_or_no_information_never_an_exception(demo: Agent, question: str) -> None:
     answer = demo.ask(question)
     assert isinstance(answer.text, str) and answer.text
+
+
+@pytest.mark.parametrize(("question", "said"), [("What did they talk about first?", "2024-03"), ("What did Maya and Jonas talk about in October?", "2024-10")])
+def test_what_was_talked_about_is_answered_from_the_scenes_of_that_period(demo: Agent, question: str, said: str) -> None:
+    answer = demo.ask(question)
+    assert len(answer.citations) >= 2 and " / " in answer.text
+    assert all(c.time and c.time.startswith(said) for c in answer.citations)
+    assert all(demo.turn(c.turn_id).text[c.start : c.end] == c.quote for c in answer.citations)
