@@ -180,6 +180,22 @@ def doctor(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def mcp(
+    namespace: NamespaceOpt = None,
+    multi: Annotated[bool, typer.Option("--multi", help="Serve every namespace: each tool call names one (reads never create one).")] = False,
+    http: Annotated[Optional[str], typer.Option("--http", metavar="HOST:PORT", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (loopback only, unless --allow-remote).")] = None,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Let --http bind a non-loopback address (the server has no authentication).")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Who answers `ask`: none (the default here: extractive, instant), reader, local/smollm2, or any litellm model.")] = None,
+    home: HomeOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Serve this memory to MCP clients (Claude Desktop, Cursor, ...): over stdio, or streamable HTTP with --http."""
+    from hyperloom.integrations.mcp_serve import serve
+
+    serve(settings(home, namespace, config_file), model=model, multi=multi, http=http, allow_remote=allow_remote)
+
+
 def main() -> None:
     """Entry point: a HyperloomError becomes one line on stderr and exit status 1."""
     try:
