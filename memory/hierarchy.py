@@ -5,15 +5,26 @@ each tied to its exact source span. L2 scenes are clusters of facts (label
 propagation over a graph of similar and neighbouring facts) with an extractive
 summary. L3 persona links each speaker's dimensions to the scenes that support
 them; reflection records scenes that fit no dimension of their speakers.
+
+Scenes are clustered per *segment*: the sessions that start within one span of
+SCENE_SEGMENT_TURNS turn positions (a longer session counts as blocks of
+SCENE_BLOCK_TURNS turns). Similar facts are linked only within a session or
+between adjacent sessions, so a segment needs small similarity blocks, never a
+facts x facts matrix, and a write re-clusters only the segments it touched:
+the result is the same as a full rebuild, which clusters every segment the
+same way. A conversation shorter than a segment is clustered exactly as one
+graph.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
+import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,15 +41,27 @@ CREATE TABLE IF NOT EXISTS facts (
 CREATE INDEX IF NOT EXISTS facts_by_turn ON facts(turn_seq);
 CREATE INDEX IF NOT EXISTS facts_by_ns ON facts(namespace, position);
 CREATE INDEX IF NOT EXISTS facts_by_attribute ON facts(namespace, speaker, attribute);
+CREATE INDEX IF NOT EXISTS facts_by_attribute_only ON facts(namespace, attribute, position);
+CREATE INDEX IF NOT EXISTS facts_by_session ON facts(namespace, session, position);
+CREATE INDEX IF NOT EXISTS facts_by_scene ON facts(scene);
 CREATE TABLE IF NOT EXISTS scenes (
     id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, summary TEXT NOT NULL,
-    time_first TEXT, time_last TEXT, position INTEGER NOT NULL
+    time_first TEXT, time_last TEXT, position INTEGER NOT NULL, segment INTEGER
 );
 CREATE TABLE IF NOT EXISTS persona (
     namespace TEXT NOT NULL, speaker TEXT NOT NULL, dimension TEXT NOT NULL, scene INTEGER NOT NULL, score REAL NOT NULL,
     PRIMARY KEY (namespace, speaker, dimension, scene)
 );
 CREATE TABLE IF NOT EXISTS reflections (namespace TEXT NOT NULL, scene INTEGER NOT NULL, speaker TEXT NOT NULL, note TEXT NOT NULL);
+-- each speaker's side of each scene, scored against every persona dimension: persona links are re-ranked from
+-- these without re-reading any vector when a write changes some scenes
+CREATE TABLE IF NOT EXISTS scene_speakers (
+    namespace TEXT NOT NULL, scene INTEGER NOT NULL, speaker TEXT NOT NULL, scores TEXT NOT NULL,
+    PRIMARY KEY (scene, speaker)
+);
+CREATE INDEX IF NOT EXISTS scene_speakers_by_speaker ON scene_speakers(namespace, speaker);
+-- scenes that lost facts (forget_turns): the next consolidation clusters their segments again
+CREATE TABLE IF NOT EXISTS stale_scenes (namespace TEXT NOT NULL, scene INTEGER PRIMARY KEY);
 """
 
 # Bi-Mem's persona dimensions, each described by the words a person would use about it.
@@ -53,6 +76,12 @@ PERSONA_MIN_COSINE = 0.2  # Bi-Mem keeps a dimension-scene link only above this 
 REFLECTION_MIN_COSINE = 0.15
 SCENE_EDGE_COSINE = 0.5
 MAX_SCENE_FACTS = 40
+SCENE_SEGMENT_TURNS = 1000  # sessions starting within this many turn positions are clustered together
+SCENE_BLOCK_TURNS = 200  # a longer session is clustered as consecutive blocks of this many turns, each like a session
+LPA_MAX_SWEEPS = 100  # label propagation stops here if it has not settled (it settles in a few sweeps)
+_SEGMENT = SCENE_SEGMENT_TURNS * 1000  # fact positions are turn position * 1000 + sentence index
+_BLOCK = SCENE_BLOCK_TURNS * 1000
+_BAND = 512  # facts per similarity product while clustering (a band of blocks against itself and the next block)
 
 # First-person statements of a changing attribute: a newer one closes the older (valid_to).
 # What a question asks about, when it asks about one of those attributes.
@@ -104,10 +133,33 @@ def attribute_of(sentence: str) -> tuple[str, str] | None:
     return None
 
 
+@dataclass
+class Consolidation:
+    """What one consolidation changed: the scenes it made (with centroid vectors) and the ones it removed."""
+
+    centroids: dict[int, np.ndarray] = field(default_factory=dict)  # new scene id -> unit centroid
+    removed: list[int] = field(default_factory=list)  # scene ids that no longer exist
+    scene_of: dict[int, int] = field(default_factory=dict)  # fact id -> new scene, for every re-clustered fact
+    segments: list[int] = field(default_factory=list)  # the segments clustered
+    kept: int = 0  # re-clustered scenes that came out with the same facts (and keep their ids)
+    full: bool = True
+
+
+Vectors = Mapping[int, np.ndarray] | Callable[[Sequence[int]], Mapping[int, np.ndarray]]
+
+
 class Hierarchy:
     def __init__(self, log: TurnLog):
         self.log = log
-        self.log.db.executescript(SCHEMA)
+        db = self.log.db
+        db.executescript(SCHEMA)
+        with self.log.lock:
+            if "segment" not in {r[1] for r in db.execute("PRAGMA table_info(scenes)")}:  # a file from before segments
+                try:
+                    db.execute("ALTER TABLE scenes ADD COLUMN segment INTEGER")  # NULL: the next consolidation is a full one
+                except sqlite3.OperationalError:
+                    pass  # another process added it first
+            db.execute("CREATE INDEX IF NOT EXISTS scenes_by_segment ON scenes(namespace, segment)")
 
     # -- L1: facts (inside the caller's transaction) -------------------------------
 
@@ -166,31 +218,142 @@ class Hierarchy:
         for chunk in (list(seqs)[i : i + 500] for i in range(0, len(seqs), 500)):
             marks = ",".join("?" * len(chunk))
             ids += [r[0] for r in db.execute(f"SELECT id FROM facts WHERE turn_seq IN ({marks})", chunk)]
+            # The scenes these facts leave must be clustered again (consolidate reads this).
+            db.execute(f"INSERT OR IGNORE INTO stale_scenes(namespace, scene) SELECT DISTINCT namespace, scene FROM facts WHERE turn_seq IN ({marks}) AND scene IS NOT NULL", chunk)
             db.execute(f"DELETE FROM facts WHERE turn_seq IN ({marks})", chunk)
-        db.execute("UPDATE facts SET valid_to = NULL, superseded_by = NULL WHERE namespace = ? AND superseded_by NOT IN (SELECT id FROM facts)", (namespace,))
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            db.execute(f"UPDATE facts SET valid_to = NULL, superseded_by = NULL WHERE namespace = ? AND superseded_by IN ({','.join('?' * len(chunk))})", (namespace, *chunk))
         return ids
 
     def forget_namespace(self, namespace: str) -> None:
-        for table in ("facts", "scenes", "persona", "reflections"):
+        for table in ("facts", "scenes", "persona", "reflections", "scene_speakers", "stale_scenes"):
             self.log.db.execute(f"DELETE FROM {table} WHERE namespace = ?", (namespace,))
 
-    # -- L2 and L3: consolidation ----------------------------------------------------
+    # -- L2 and L3: consolidation (inside the caller's transaction) ------------------
 
-    def consolidate(self, namespace: str, vectors: dict[int, np.ndarray], dimension_vectors: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
-        """Rebuild scenes, persona links and reflections from the facts; returns scene centroid vectors."""
-        facts = [f for f in self.facts(namespace) if f.id in vectors]
-        clusters = cluster_facts(facts, vectors)
+    def consolidate(self, namespace: str, vectors: Vectors, dimension_vectors: dict[str, np.ndarray], *, sessions: Iterable[str] | None = None) -> Consolidation:
+        """Scenes, persona links and reflections from the facts.
+
+        `vectors` maps fact ids to vectors, or is a function giving that map for a list of ids
+        (facts it has no vector for are left out, as they always were). `sessions=None` rebuilds
+        every scene of the namespace. Otherwise only the segments holding these sessions, or that
+        are known to have changed (facts not yet in a scene, scenes that lost facts to
+        `forget_turns`), are clustered again; every other scene keeps its id, and the persona
+        links of the speakers involved are re-ranked. Both give the scenes a full rebuild gives;
+        a re-clustered scene with exactly the facts it had keeps its id too.
+        """
+        fetch = _vector_source(vectors)
         db = self.log.db
-        for table in ("scenes", "persona", "reflections"):
-            db.execute(f"DELETE FROM {table} WHERE namespace = ?", (namespace,))
-        centroids = {}
-        for members in clusters:
-            scene, centroid = self._write_scene(namespace, members, vectors)
-            centroids[scene] = centroid
-        self._link_persona(namespace, facts, vectors, centroids, dimension_vectors)
-        return centroids
+        firsts = self._session_starts(namespace)
+        legacy = db.execute("SELECT 1 FROM scenes WHERE namespace = ? AND segment IS NULL LIMIT 1", (namespace,)).fetchone()
+        result = Consolidation(full=sessions is None or legacy is not None)
+        speakers: set[str] = set()
+        if result.full:
+            result.removed = [r[0] for r in db.execute("SELECT id FROM scenes WHERE namespace = ?", (namespace,))]
+            for table in ("scenes", "persona", "reflections", "scene_speakers", "stale_scenes"):
+                db.execute(f"DELETE FROM {table} WHERE namespace = ?", (namespace,))
+            db.execute("UPDATE facts SET scene = NULL WHERE namespace = ? AND scene IS NOT NULL", (namespace,))
+            bounds = db.execute("SELECT min(position), max(position) FROM facts WHERE namespace = ?", (namespace,)).fetchone()
+            todo = set(range(bounds[0] // _SEGMENT, bounds[1] // _SEGMENT + 1)) if bounds[0] is not None else set()
+        else:
+            todo = self._stale_segments(namespace, set(sessions or ()), firsts)
+        done: set[int] = set()
+        while todo:
+            held = {} if result.full else self._held_scenes(namespace, todo, result)
+            for segment in sorted(todo):
+                speakers |= self._cluster_segment(namespace, segment, firsts, fetch, dimension_vectors, result, held)
+            speakers |= self._drop_scenes(namespace, list(held.values()), result)  # the old scenes no cluster repeated
+            done |= todo
+            # Facts whose scene was dropped but that now belong to another segment (their session's first turn went).
+            todo = self._segments_of_unplaced(namespace, firsts) - done
+        db.execute("DELETE FROM stale_scenes WHERE namespace = ?", (namespace,))
+        result.segments = sorted(done)
+        if result.full:
+            speakers = {r[0] for r in db.execute("SELECT DISTINCT speaker FROM scene_speakers WHERE namespace = ?", (namespace,))}
+        for speaker in sorted(speakers):
+            self._link_persona(namespace, speaker, list(dimension_vectors))
+        return result
 
-    def _write_scene(self, namespace: str, members: list[Fact], vectors: dict[int, np.ndarray]) -> tuple[int, np.ndarray]:
+    def scene_centroids(self, namespace: str, scenes: Sequence[int], vectors: Vectors) -> dict[int, np.ndarray]:
+        """Unit centroids of these scenes' facts (what the scene index holds), e.g. to repair that index."""
+        fetch, out = _vector_source(vectors), {}
+        for scene in scenes:
+            ids = self.scene_facts(scene)
+            found = fetch(ids)
+            if found:
+                out[scene] = _unit(np.stack([found[i] for i in ids if i in found]).mean(axis=0))
+        return out
+
+    def _session_starts(self, namespace: str) -> dict[str, int]:
+        """The first fact position of every session (what places a session in its segment)."""
+        return dict(self.log.db.execute("SELECT session, min(position) FROM facts WHERE namespace = ? GROUP BY session", (namespace,)).fetchall())
+
+    def _stale_segments(self, namespace: str, sessions: set[str], firsts: dict[str, int]) -> set[int]:
+        db, out = self.log.db, set()
+        for chunk in _chunks(sorted(sessions)):
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(f"SELECT session, position FROM facts WHERE namespace = ? AND session IN ({marks})", (namespace, *chunk))
+            out |= {segment_of(firsts[s], p) for s, p in rows}
+            out |= {r[0] for r in db.execute(f"SELECT DISTINCT s.segment FROM facts f JOIN scenes s ON s.id = f.scene WHERE f.namespace = ? AND f.session IN ({marks})", (namespace, *chunk))}
+        out |= {r[0] for r in db.execute("SELECT s.segment FROM stale_scenes x JOIN scenes s ON s.id = x.scene WHERE x.namespace = ?", (namespace,))}
+        orphans = "SELECT DISTINCT segment FROM scenes s WHERE namespace = ? AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.scene = s.id)"
+        out |= {r[0] for r in db.execute(orphans, (namespace,))}
+        return out | self._segments_of_unplaced(namespace, firsts)
+
+    def _segments_of_unplaced(self, namespace: str, firsts: dict[str, int]) -> set[int]:
+        """Segments of facts in no scene: new facts, and facts a dropped scene left behind."""
+        rows = self.log.db.execute("SELECT session, position FROM facts WHERE scene IS NULL AND namespace = ?", (namespace,))
+        return {segment_of(firsts[s], p) for s, p in rows}
+
+    def _held_scenes(self, namespace: str, segments: set[int], result: Consolidation) -> dict[tuple[int, frozenset[int]], int]:
+        """(segment, fact ids) -> id of the scenes these segments have now that may be kept if clustered again;
+        scenes that lost facts (their summary and scores would be out of date) go at once."""
+        db, members = self.log.db, defaultdict(set)
+        ids = {}
+        for chunk in _chunks(sorted(segments)):
+            ids.update(db.execute(f"SELECT id, segment FROM scenes WHERE namespace = ? AND segment IN ({','.join('?' * len(chunk))})", (namespace, *chunk)).fetchall())
+        stale = {r[0] for r in db.execute("SELECT scene FROM stale_scenes WHERE namespace = ?", (namespace,))}
+        for part in _chunks(list(ids)):
+            for scene, fact in db.execute(f"SELECT scene, id FROM facts WHERE scene IN ({','.join('?' * len(part))})", part):
+                members[scene].add(fact)
+        self._drop_scenes(namespace, [i for i in ids if i not in members or i in stale], result)
+        return {(ids[i], frozenset(m)): i for i, m in members.items() if i not in stale}
+
+    def _drop_scenes(self, namespace: str, ids: list[int], result: Consolidation) -> set[str]:
+        """Delete these scenes with their persona links; their remaining facts wait for a scene. Returns their speakers."""
+        db, speakers = self.log.db, set()
+        for part in _chunks(ids):
+            marks = ",".join("?" * len(part))
+            speakers |= {r[0] for r in db.execute(f"SELECT DISTINCT speaker FROM scene_speakers WHERE scene IN ({marks})", part)}
+            db.execute(f"UPDATE facts SET scene = NULL WHERE scene IN ({marks})", part)
+            for table, column in (("scene_speakers", "scene"), ("persona", "scene"), ("reflections", "scene"), ("scenes", "id")):
+                db.execute(f"DELETE FROM {table} WHERE namespace = ? AND {column} IN ({marks})", (namespace, *part))
+        result.removed += ids
+        return speakers
+
+    def _cluster_segment(self, namespace: str, segment: int, firsts: dict[str, int], fetch, dimensions: dict[str, np.ndarray], result: Consolidation, held: dict) -> set[str]:
+        """Cluster one segment's facts into scenes and write the new ones (`held`: scenes kept if repeated,
+        taken out of it when they are); returns the speakers of the new scenes."""
+        with self.log.lock:
+            rows = self.log.db.execute(
+                f"SELECT {_FACT_COLUMNS} FROM facts WHERE namespace = ? AND position >= ? AND position < ? ORDER BY position",
+                (namespace, segment * _SEGMENT, (segment + 1) * _SEGMENT + _BLOCK),  # a segment's blocks start inside it
+            ).fetchall()
+        facts = [f for f in map(_fact, rows) if segment_of(firsts[f.session], f.position) == segment]
+        vectors = fetch([f.id for f in facts]) if facts else {}
+        facts = [f for f in facts if f.id in vectors]
+        speakers: set[str] = set()
+        for members in _segment_clusters(facts, vectors, firsts):
+            if held.pop((segment, frozenset(f.id for f in members)), None) is not None:
+                result.kept += 1  # the same facts as before: the same scene, summary and scores
+                continue
+            scene, centroid = self._write_scene(namespace, members, vectors, segment, dimensions)
+            result.centroids[scene] = centroid
+            result.scene_of.update((f.id, scene) for f in members)
+            speakers |= {f.speaker for f in members}
+        return speakers
+
+    def _write_scene(self, namespace: str, members: list[Fact], vectors: Mapping[int, np.ndarray], segment: int, dimensions: dict[str, np.ndarray]) -> tuple[int, np.ndarray]:
         matrix = np.stack([vectors[f.id] for f in members])
         centroid = matrix.mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
@@ -199,34 +362,53 @@ class Hierarchy:
         central = sorted(np.argsort(-(matrix @ centroid) * informative)[:3])
         summary = " ".join(members[i].text for i in central)
         times = [f.time for f in members if f.time]
-        cur = self.log.db.execute(
-            "INSERT INTO scenes(namespace, summary, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)",
-            (namespace, summary, min(times, default=None), max(times, default=None), members[0].position),
-        )
-        self.log.db.executemany("UPDATE facts SET scene = ? WHERE id = ?", [(cur.lastrowid, f.id) for f in members])
-        return cur.lastrowid, centroid
-
-    def _link_persona(self, namespace: str, facts: list[Fact], vectors, centroids: dict[int, np.ndarray], dimensions: dict[str, np.ndarray]) -> None:
-        by_speaker: dict[str, dict[int, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
-        scene_of = {f.id: s for s, f in self._scene_members(namespace)}
-        for f in facts:
-            by_speaker[f.speaker][scene_of[f.id]].append(vectors[f.id])
         db = self.log.db
-        for speaker, scenes in by_speaker.items():
-            ids = list(scenes)
-            own = np.stack([_unit(np.mean(scenes[s], axis=0)) for s in ids])  # the speaker's side of each scene
-            keep = max(5, round(0.2 * len(ids)))
-            best_fit = np.full(len(ids), -1.0)
-            for name, vector in dimensions.items():
-                cosines = own @ vector
-                best_fit = np.maximum(best_fit, cosines)
-                top = [j for j in np.argsort(-cosines)[:keep] if cosines[j] > PERSONA_MIN_COSINE]
-                db.executemany("INSERT INTO persona VALUES (?, ?, ?, ?, ?)", [(namespace, speaker, name, ids[j], float(cosines[j])) for j in top])
-            misfits = [(namespace, ids[j], speaker, f"fits no persona dimension of {speaker} (best cosine {best_fit[j]:.2f})") for j in range(len(ids)) if best_fit[j] < REFLECTION_MIN_COSINE]
-            db.executemany("INSERT INTO reflections VALUES (?, ?, ?, ?)", misfits)
+        cur = db.execute(
+            "INSERT INTO scenes(namespace, summary, time_first, time_last, position, segment) VALUES (?, ?, ?, ?, ?, ?)",
+            (namespace, summary, min(times, default=None), max(times, default=None), members[0].position, segment),
+        )
+        scene = cur.lastrowid
+        db.executemany("UPDATE facts SET scene = ? WHERE id = ?", [(scene, f.id) for f in members])
+        # Each speaker's side of the scene, scored against each persona dimension (Bi-Mem's dimension-scene cosine).
+        sides: dict[str, list[np.ndarray]] = defaultdict(list)
+        for f in members:
+            sides[f.speaker].append(vectors[f.id])
+        rows = []
+        for speaker, own in sides.items():
+            side = _unit(np.mean(own, axis=0))
+            rows.append((namespace, scene, speaker, json.dumps({name: float(side @ vector) for name, vector in dimensions.items()})))
+        db.executemany("INSERT INTO scene_speakers(namespace, scene, speaker, scores) VALUES (?, ?, ?, ?)", rows)
+        return scene, centroid
 
-    def _scene_members(self, namespace: str) -> list[tuple[int, Fact]]:
-        return [(f.scene, f) for f in self.facts(namespace) if f.scene is not None]
+    def _link_persona(self, namespace: str, speaker: str, dimensions: list[str]) -> None:
+        """Re-rank one speaker's persona links and reflections from their scene scores, writing only what changed.
+
+        Bi-Mem's rule: per dimension, the speaker's best max(5, 20%) scenes above PERSONA_MIN_COSINE;
+        a scene that fits no dimension above REFLECTION_MIN_COSINE is a reflection.
+        """
+        db = self.log.db
+        rows = db.execute(
+            "SELECT p.scene, p.scores FROM scene_speakers p JOIN scenes s ON s.id = p.scene WHERE p.namespace = ? AND p.speaker = ? ORDER BY s.position, s.id",
+            (namespace, speaker),
+        ).fetchall()
+        links: dict[tuple[str, int], float] = {}
+        notes: dict[int, str] = {}
+        if rows:
+            ids = [r[0] for r in rows]
+            parsed = [json.loads(r[1]) for r in rows]
+            scores = np.array([[p.get(name, -1.0) for name in dimensions] for p in parsed], dtype=np.float64).reshape(len(ids), len(dimensions))
+            keep = max(5, round(0.2 * len(ids)))
+            for d, name in enumerate(dimensions):
+                cosines = scores[:, d]
+                links.update(((name, ids[j]), float(cosines[j])) for j in np.argsort(-cosines, kind="stable")[:keep] if cosines[j] > PERSONA_MIN_COSINE)
+            best_fit = scores.max(axis=1, initial=-1.0)
+            notes = {ids[j]: f"fits no persona dimension of {speaker} (best cosine {best_fit[j]:.2f})" for j in range(len(ids)) if best_fit[j] < REFLECTION_MIN_COSINE}
+        held = {(d, s): score for d, s, score in db.execute("SELECT dimension, scene, score FROM persona WHERE namespace = ? AND speaker = ?", (namespace, speaker))}
+        db.executemany("DELETE FROM persona WHERE namespace = ? AND speaker = ? AND dimension = ? AND scene = ?", [(namespace, speaker, d, s) for (d, s), v in held.items() if links.get((d, s)) != v])
+        db.executemany("INSERT INTO persona VALUES (?, ?, ?, ?, ?)", [(namespace, speaker, d, s, v) for (d, s), v in links.items() if held.get((d, s)) != v])
+        noted = dict(db.execute("SELECT scene, note FROM reflections WHERE namespace = ? AND speaker = ?", (namespace, speaker)).fetchall())
+        db.executemany("DELETE FROM reflections WHERE namespace = ? AND speaker = ? AND scene = ?", [(namespace, speaker, s) for s, note in noted.items() if notes.get(s) != note])
+        db.executemany("INSERT INTO reflections VALUES (?, ?, ?, ?)", [(namespace, s, speaker, note) for s, note in notes.items() if noted.get(s) != note])
 
     def scenes(self, namespace: str) -> list[tuple[int, str, str | None, str | None]]:
         with self.log.lock:
@@ -249,31 +431,132 @@ class Hierarchy:
             return self.log.db.execute("SELECT scene, speaker, note FROM reflections WHERE namespace = ?", (namespace,)).fetchall()
 
 
-def cluster_facts(facts: list[Fact], vectors: dict[int, np.ndarray]) -> list[list[Fact]]:
-    """Scenes by topic and time: label propagation over similar facts of nearby sessions and neighbouring facts."""
+def segment_of(session_start: int, position: int) -> int:
+    """The segment of a fact at `position` in a session whose first fact is at `session_start`.
+
+    A session belongs to the segment its first turn falls in; a session longer than a block
+    is cut into blocks of SCENE_BLOCK_TURNS turns from its start, each placed by where it starts.
+    Positions never move, so a write changes the segments of what it wrote (and of a session
+    whose first turn it forgot), never the others.
+    """
+    return (session_start + (position - session_start) // _BLOCK * _BLOCK) // _SEGMENT
+
+
+def cluster_facts(facts: list[Fact], vectors: Mapping[int, np.ndarray]) -> list[list[Fact]]:
+    """Scenes by topic and time: label propagation over similar facts of nearby sessions and neighbouring facts.
+
+    `facts` in conversation order (every fact of the sessions involved); each segment is clustered
+    on its own (see `segment_of`), so memory grows with a segment, not with the conversation.
+    """
+    firsts: dict[str, int] = {}
+    for f in facts:
+        firsts[f.session] = min(f.position, firsts.get(f.session, f.position))
+    segments: dict[int, list[Fact]] = defaultdict(list)
+    for f in facts:
+        segments[segment_of(firsts[f.session], f.position)].append(f)
+    return [c for segment in sorted(segments) for c in _segment_clusters(segments[segment], vectors, firsts)]
+
+
+def _segment_clusters(facts: list[Fact], vectors: Mapping[int, np.ndarray], firsts: dict[str, int]) -> list[list[Fact]]:
+    """The scenes of one segment's facts (in conversation order).
+
+    The graph: consecutive facts of a session (weight 0.6: what is said next usually continues
+    the topic), and facts of the same or adjacent sessions (blocks) with cosine above
+    SCENE_EDGE_COSINE (weight: the cosine). Its similarities come block by block (a session
+    against itself and the next one), never as one matrix; the edges are added in the order
+    the networkx version added them, and label propagation replays its seeded choices, so the
+    scenes are the ones it found.
+    """
     if not facts:
         return []
-    matrix = np.stack([vectors[f.id] for f in facts])
-    sims = matrix @ matrix.T
-    import networkx as nx  # here, not at import: it pulls in scipy, and the CLI and UI start without it
-
-    g = nx.Graph()
-    g.add_nodes_from(range(len(facts)))
-    sessions = {s: i for i, s in enumerate(dict.fromkeys(f.session for f in facts))}
-    order = [sessions[f.session] for f in facts]
-    for i in range(len(facts)):
-        if i + 1 < len(facts) and facts[i + 1].session == facts[i].session:
-            g.add_edge(i, i + 1, weight=0.6)  # what is said next usually continues the topic
-        near = np.nonzero(sims[i, i + 1 :] > SCENE_EDGE_COSINE)[0] + i + 1
-        for j in near:
-            if abs(order[j] - order[i]) <= 1:
-                g.add_edge(i, int(j), weight=float(sims[i, j]))
-    communities = nx.community.asyn_lpa_communities(g, weight="weight", seed=7)  # seeded: same input, same scenes
+    n = len(facts)
+    units: dict[tuple[str, int], list[int]] = {}  # (session, block start) -> fact indexes, in order of first appearance
+    for i, f in enumerate(facts):
+        start = firsts[f.session]
+        units.setdefault((f.session, start + (f.position - start) // _BLOCK * _BLOCK), []).append(i)
+    blocks = list(units.values())
+    unit = np.empty(n, dtype=np.int64)
+    for u, ix in enumerate(blocks):
+        unit[ix] = u
+    matrix = np.stack([vectors[f.id] for f in facts]).astype(np.float32, copy=False)
+    weights: dict[tuple[int, int], float] = {}
+    for i in range(n - 1):
+        if facts[i + 1].session == facts[i].session:
+            weights[(i, i + 1)] = 0.6
+    # Bands of consecutive blocks (~BAND rows) against themselves and the next block: a few products per
+    # segment, each a few MB; only pairs in one block (i < j) or in adjacent blocks count.
+    u = 0
+    while u < len(blocks):
+        v, size = u, len(blocks[u])
+        while v + 1 < len(blocks) and size + len(blocks[v + 1]) <= _BAND:
+            v += 1
+            size += len(blocks[v])
+        rows = np.concatenate(blocks[u : v + 1])
+        cols = np.concatenate(blocks[u : v + 2])
+        sims = matrix[rows] @ matrix[cols].T
+        ru, cu = unit[rows][:, None], unit[cols][None, :]
+        keep = (sims > SCENE_EDGE_COSINE) & ((cu == ru + 1) | ((cu == ru) & (rows[:, None] < cols[None, :])))
+        for x, y in zip(*np.nonzero(keep)):
+            i, j = int(rows[x]), int(cols[y])
+            weights[(i, j) if i < j else (j, i)] = float(sims[x, y])
+        u = v + 1
+    neighbours: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    for (i, j), w in weights.items():
+        neighbours[i].append((j, w))
+        neighbours[j].append((i, w))
+    for adjacent in neighbours:
+        adjacent.sort()  # networkx kept each node's neighbours in the order the edges were added: ascending
+    labels = _propagate(neighbours)
+    communities: dict[int, list[int]] = {}
+    for node, label in enumerate(labels):
+        communities.setdefault(label, []).append(node)
     clusters = []
-    for community in sorted(communities, key=min):
-        members = [facts[i] for i in sorted(community)]
+    for community in sorted(communities.values(), key=min):
+        members = [facts[i] for i in community]
         clusters += [members[k : k + MAX_SCENE_FACTS] for k in range(0, len(members), MAX_SCENE_FACTS)]
     return clusters
+
+
+def _propagate(neighbours: list[list[tuple[int, float]]], seed: int = 7) -> list[int]:
+    """Asynchronous weighted label propagation, step for step networkx's `asyn_lpa_communities(g, "weight", seed)`.
+
+    Each sweep visits the nodes in a seeded random order; a node takes the label of greatest
+    weight among its neighbours unless its own label is one of the greatest (ties: a seeded
+    random choice). Seeded, so the same facts give the same scenes.
+    """
+    rng = random.Random(seed)
+    n = len(neighbours)
+    labels = list(range(n))
+    for _ in range(LPA_MAX_SWEEPS):
+        changed = False
+        nodes = list(range(n))
+        rng.shuffle(nodes)
+        for node in nodes:
+            adjacent = neighbours[node]
+            if not adjacent:
+                continue
+            freq: dict[int, float] = {}
+            for v, w in adjacent:
+                label = labels[v]
+                freq[label] = freq.get(label, 0.0) + w
+            best = max(freq.values())
+            if freq.get(labels[node]) != best:
+                labels[node] = rng.choice([label for label, f in freq.items() if f == best])
+                changed = True
+        if not changed:
+            break
+    return labels
+
+
+def _vector_source(vectors: Vectors) -> Callable[[Sequence[int]], Mapping[int, np.ndarray]]:
+    if callable(vectors):
+        return vectors
+    return lambda ids: {i: vectors[i] for i in ids if i in vectors}
+
+
+def _chunks(items: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 _FACT_COLUMNS = "id, turn_id, start, end, speaker, text, time, dates, position, session, attribute, value, valid_from, valid_to, superseded_by, scene, turn_seq"
@@ -281,7 +564,7 @@ _FACT_COLUMNS = "id, turn_id, start, end, speaker, text, time, dates, position, 
 
 def _fact(row: tuple) -> Fact:
     values = list(row)
-    values[7] = tuple(json.loads(values[7]))
+    values[7] = () if values[7] == "[]" else tuple(json.loads(values[7]))  # most facts resolve no date
     return Fact(*values)
 
 

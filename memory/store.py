@@ -113,25 +113,76 @@ class MemoryStore:
                     facts.append(fact)
         return facts
 
-    def consolidate(self, namespace: str) -> None:
-        """Scenes, persona and reflection from the facts; aliases and merges in the hypergraph; scene indexes."""
-        with self._writing(namespace):
-            self._consolidate(namespace)
+    def consolidate(self, namespace: str, *, sessions: Iterable[str] | None = None) -> None:
+        """Scenes, persona and reflection from the facts; aliases and merges in the hypergraph; scene indexes.
 
-    def _consolidate(self, namespace: str) -> None:
-        """Scenes, persona and reflection from the facts; aliases and merges in the hypergraph; scene indexes."""
-        facts = self.hierarchy.facts(namespace)
-        vectors = dict(zip((f.id for f in facts), self.vectors(namespace, "facts").get([f.id for f in facts])))
+        No `sessions`: everything is rebuilt. `sessions` (the sessions a write touched; may be empty):
+        only the scene segments holding them, or known to have changed, are clustered again.
+        """
+        with self._writing(namespace):
+            self._consolidate(namespace, sessions=sessions)
+
+    def _consolidate(self, namespace: str, *, sessions: Iterable[str] | None = None) -> None:
+        """Scenes, persona and reflection from the facts; aliases and merges in the hypergraph; scene indexes.
+
+        `sessions=None` rebuilds every scene. Given the sessions a write touched (the turns it
+        remembered, forgot or corrected; an empty set is enough, since new facts and facts forgotten
+        through `Hierarchy.forget_turns` mark their own segments), only the scene segments holding
+        them are clustered again, with the same result as a full rebuild; the other scenes keep their
+        ids, and the scene indexes change by the scenes made and removed.
+        """
+        facts_index = self.vectors(namespace, "facts")
+
+        def fetch(ids):
+            try:
+                return dict(zip(ids, facts_index.get(ids)))
+            except Exception:  # ids without a vector (a crash before they were saved): those facts wait for reconciliation
+                live = facts_index.ids()
+                ids = [i for i in ids if i in live]
+                return dict(zip(ids, facts_index.get(ids)))
+
+        dimensions = getattr(self, "_persona_dimensions", None)  # the same for every consolidation: embedded once per store
+        if dimensions is None:
+            dimensions = self._persona_dimensions = self._dimension_vectors()
         with self.log.transaction():
-            centroids = self.hierarchy.consolidate(namespace, vectors, self._dimension_vectors())
-            scene_of = {f.id: f.scene for f in self.hierarchy.facts(namespace)}
-            self.hypergraph.consolidate(namespace, scene_of, self.log.speakers(namespace))
+            done = self.hierarchy.consolidate(namespace, fetch, dimensions, sessions=sessions)
+            if done.full:
+                self.hypergraph.consolidate(namespace, done.scene_of, self.log.speakers(namespace))
+            else:  # as Hypergraph.consolidate, but reading only the points of re-clustered facts, not every point
+                from hyperloom.memory.hypergraph import _greedy_groups, _prefix_aliases
+
+                graph = self.hypergraph
+                for alias, name in _prefix_aliases(graph.entity_names(namespace), self.log.speakers(namespace)):
+                    graph.add_alias(namespace, alias, name)
+                fact_ids, ids = list(done.scene_of), set()
+                for k in range(0, len(fact_ids), 500):
+                    chunk = fact_ids[k : k + 500]
+                    ids |= {r[0] for r in self.log.db.execute(f"SELECT point FROM point_facts WHERE fact IN ({','.join('?' * len(chunk))})", chunk)}
+                by_scene: dict[int, list] = {}
+                for p in sorted((graph.point(i) for i in ids), key=lambda p: (p.position, p.id)):
+                    if p.facts and p.facts[0] in done.scene_of:
+                        by_scene.setdefault(done.scene_of[p.facts[0]], []).append(p)
+                for members in by_scene.values():
+                    for group in _greedy_groups(members):
+                        graph.merge(group)
         scenes = self.vectors(namespace, "scenes")
-        scenes.drop()
-        ids = list(centroids)
+        if done.full:
+            scenes.drop()
+        else:
+            scenes.delete(done.removed)
+            held, table = scenes.ids(), {s[0] for s in self.hierarchy.scenes(namespace)}
+            scenes.delete(sorted(held - table))  # repair an index a crash left behind the table
+            done.centroids.update(self.hierarchy.scene_centroids(namespace, sorted(table - held - done.centroids.keys()), fetch))
+        ids = list(done.centroids)
         if ids:
-            scenes.add(ids, np.stack([centroids[i] for i in ids]))
-        self._bm25.pop((namespace, "scenes"), None)
+            scenes.add(ids, np.stack([done.centroids[i] for i in ids]))
+        lexical = self._bm25.get((namespace, "scenes"))
+        if done.full or lexical is None:
+            self._bm25.pop((namespace, "scenes"), None)  # built from the table when next searched
+        else:
+            lexical.delete(done.removed)
+            new = set(ids)
+            lexical.add(*_documents("scenes", [s for s in self.hierarchy.scenes(namespace) if s[0] in new])[:2])
 
     def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None, entity: str | None = None) -> int:
         """Remove a turn, a session, every turn mentioning an entity, or (none given) the whole namespace, everywhere.
