@@ -47,3 +47,28 @@ def test_sigkill_of_two_structured_writers_loses_no_returned_turn(tmp_path: Path
         assert agent.search("lantern orchard", k=3)  # reconciled with no error
         assert agent.store.vectors("shared").ids() == {t.seq for t in agent.turns()}
         assert {f.id for f in agent.facts()} == agent.store.vectors("shared", "facts").ids()
+
+
+def test_two_concurrent_cli_ingests_into_one_namespace_both_land(tmp_path: Path) -> None:
+    """Two `hyperloom ingest` processes at once, different files, one structured namespace: both commit, neither errs."""
+    import json
+    import subprocess
+    import sys
+
+    files = []
+    for name in ("north", "south"):
+        turns = [{"id": f"{name}:{i}", "speaker": name.title(), "text": f"{name.title()} note {i}: the lantern by the orchard was lit at {i} o'clock."} for i in range(30)]
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"name": name, "sessions": [{"id": name, "started_at": "2024-05-01T10:00:00", "turns": turns}]}))
+        files.append(path)
+    hyperloom = str(Path(sys.executable).parent / "hyperloom")
+    home = tmp_path / "home"
+    procs = [subprocess.Popen([hyperloom, "ingest", str(f), "--home", str(home), "--namespace", "shared"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0, 0], results
+    assert all("Traceback" not in err for _, err in results)
+    from hyperloom import Agent
+
+    with Agent.open(home, "shared", model="none") as agent:
+        assert len(agent.turns()) == 60
+        assert agent.store.vectors("shared").ids() == {t.seq for t in agent.turns()}
