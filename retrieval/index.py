@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import threading
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -59,6 +60,10 @@ class VectorIndex(ABC):
         return len(self.ids())
 
 
+JOURNAL_MAGIC = b"hyperloom-journal-1\n"
+JOURNAL_MIN = 1024  # records a journal may hold before a snapshot, however small the index
+
+
 def safe_name(namespace: str) -> str:
     """A file/collection name for any namespace: readable slug + hash (no collisions)."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", namespace)[:40].strip("-") or "ns"
@@ -75,6 +80,14 @@ class HnswIndex(VectorIndex):
     verifies them under a shared lock before hnswlib reads a byte, since a damaged
     neighbour table crashes hnswlib (a segfault, not an exception).
 
+    Between snapshots, vectors added since are appended to `<name>.journal` (a header
+    naming the snapshot's checksum file, then fixed-size records of label, vector and
+    crc32), so remembering one turn writes kilobytes, not the whole index. A delete, a
+    journal past a tenth of the index, or no snapshot yet makes the next `save` a
+    snapshot, which removes the journal first: a forgotten vector is in no file once
+    `save` returns. `load` replays the journal records that belong to the snapshot it
+    read, up to the first record a crash cut short.
+
     Contract for the store: `HnswIndex(path, dim)` loads existing files and raises
     `IndexDamaged` (a `StorageError`) when they are missing a part, cut short, changed,
     or of another dimension. The caller then builds `HnswIndex(path, dim, load=False)`,
@@ -88,6 +101,9 @@ class HnswIndex(VectorIndex):
         self._live: set[int] = set()
         self._lock = threading.RLock()
         self._index = self._new(1024)
+        self._pending: list[int] = []  # labels added since the files last saw this index
+        self._snapshot_due = True  # a delete (or nothing on disk yet): the next save rewrites every file
+        self._journaled = 0  # records in the journal file that belong to the snapshot on disk
         if load and self.path and any(p.exists() for p in self._files):
             self.load()
 
@@ -108,6 +124,7 @@ class HnswIndex(VectorIndex):
                 self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
             self._index.add_items(np.asarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
             self._live.update(int(i) for i in ids)
+            self._pending.extend(int(i) for i in ids)
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         with self._lock:
@@ -129,6 +146,7 @@ class HnswIndex(VectorIndex):
             for i in gone:
                 self._index.mark_deleted(i)
             self._live.difference_update(gone)
+            self._snapshot_due = True  # the old vector is in the snapshot or the journal: both are rewritten
 
     def ids(self) -> set[int]:
         return set(self._live)
@@ -146,7 +164,13 @@ class HnswIndex(VectorIndex):
             try:
                 _private_dir(self.path.parent)
                 with _file_lock(self.path.parent, exclusive=True):
-                    self._write_files()
+                    if self._snapshot_due or not self._sum_path.exists() or self._journaled + len(self._pending) > max(JOURNAL_MIN, len(self._live) // 10):
+                        self._journal_path.unlink(missing_ok=True)  # first: a crash mid-snapshot must not leave it behind
+                        self._write_files()
+                        self._journaled = 0
+                    elif self._pending:
+                        self._append_journal()
+                    self._pending, self._snapshot_due = [], False
             except OSError as exc:
                 raise StorageError(f"Cannot write the vector index {self.path} ({exc.strerror or exc}); free some space or fix the permissions of {self.path.parent}.") from None
 
@@ -178,6 +202,67 @@ class HnswIndex(VectorIndex):
                 temp.unlink(missing_ok=True)
             raise
 
+    def _append_journal(self) -> None:
+        """The vectors added since the last save, appended as checked records and fsynced."""
+        labels = sorted(set(self._pending) & self._live)
+        records = np.zeros(len(labels), dtype=self._record)
+        records["label"] = labels
+        records["vector"] = self._index.get_items(labels) if labels else np.zeros((0, self.dim))
+        for r in records:
+            r["crc"] = zlib.crc32(r["label"].tobytes() + r["vector"].tobytes())
+        header = self._journal_header()
+        fd = os.open(self._journal_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            size = os.fstat(fd).st_size
+            if size < len(header) or os.pread(fd, len(header), 0) != header:  # none yet, or another snapshot's
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, header, 0)
+                size = len(header)
+            whole = size - (size - len(header)) % self._record.itemsize  # a record a crash cut short is dropped
+            os.pwrite(fd, records.tobytes(), whole)
+            os.ftruncate(fd, whole + records.nbytes)
+            os.fsync(fd)
+            self._journaled = (whole + records.nbytes - len(header)) // self._record.itemsize
+        finally:
+            os.close(fd)
+
+    def _replay_journal(self) -> None:
+        """Add the journal's records that belong to the snapshot just loaded, up to the first damaged one."""
+        try:
+            raw = self._journal_path.read_bytes()
+        except FileNotFoundError:
+            return
+        header = self._journal_header()
+        if not raw.startswith(header):
+            return  # written for another snapshot (a crash between the two): its vectors come back from the log
+        body = raw[len(header) :]
+        records = np.frombuffer(body[: len(body) - len(body) % self._record.itemsize], dtype=self._record)
+        good = 0
+        for r in records:
+            if zlib.crc32(r["label"].tobytes() + r["vector"].tobytes()) != r["crc"]:
+                break
+            good += 1
+        if good:
+            records = records[:good]
+            needed = self._index.element_count + good
+            if needed > self._index.get_max_elements():
+                self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
+            self._index.add_items(np.array(records["vector"]), np.array(records["label"]))
+            self._live.update(int(i) for i in records["label"])
+        self._journaled = good
+
+    def _journal_header(self) -> bytes:
+        return JOURNAL_MAGIC + hashlib.sha256(self._sum_path.read_bytes()).digest()
+
+    @property
+    def _record(self) -> np.dtype:
+        return np.dtype([("label", "<i8"), ("vector", "<f4", (self.dim,)), ("crc", "<u4")])
+
+    @property
+    def _journal_path(self) -> Path | None:
+        return self.path.with_suffix(".journal") if self.path else None
+
     def load(self) -> None:
         import hnswlib
 
@@ -192,6 +277,8 @@ class HnswIndex(VectorIndex):
                 raise self._damaged(self.path, f"hnswlib cannot read it: {exc}") from None
             index.set_ef(self.ef_search)
             self._index, self._live = index, live & set(index.get_ids_list())
+            self._replay_journal()
+            self._pending, self._snapshot_due = [], False
 
     def _verified_ids(self) -> set[int]:
         """The live ids, once both files match the checksum file; IndexDamaged otherwise."""
@@ -228,6 +315,7 @@ class HnswIndex(VectorIndex):
     def drop(self) -> None:
         with self._lock:
             self._index, self._live = self._new(1024), set()
+            self._pending, self._snapshot_due = [], True
             self.discard_files()
 
     def discard_files(self) -> None:
@@ -236,7 +324,7 @@ class HnswIndex(VectorIndex):
             return
         with self._lock, _file_lock(self.path.parent, exclusive=True):
             # The checksum file first: whatever a crash leaves behind then fails verification.
-            for p in (self._sum_path, self.path, self._ids_path):
+            for p in (self._sum_path, self._journal_path, self.path, self._ids_path):
                 p.unlink(missing_ok=True)
             self._remove_temps()
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from hyperloom.errors import IndexDamaged
-from hyperloom.retrieval.index import HnswIndex, _check_written
+from hyperloom.retrieval.index import JOURNAL_MAGIC, HnswIndex, _check_written
 
 DIM = 384  # real-embedding width: random unit vectors are then nearly orthogonal (cosine ~ 0 +- 0.05)
 
@@ -130,6 +130,7 @@ def test_concurrent_saves_of_one_path_all_succeed(tmp_path: Path) -> None:
 def test_a_failed_save_leaves_no_temp_and_the_old_files(tmp_path: Path) -> None:
     path = saved(tmp_path)
     index = small(path)
+    index.delete([0])  # a delete makes the next save a whole snapshot
     index._index = None  # save_index now fails half-way through writing the set
     with pytest.raises(AttributeError):
         index.save()
@@ -247,3 +248,44 @@ def test_drop_works_on_damaged_files_without_reading_them(tmp_path: Path) -> Non
 def test_drop_of_an_index_never_saved(tmp_path: Path) -> None:
     small(tmp_path / "nowhere" / "ns.hnsw").drop()
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_vectors_added_after_a_snapshot_go_to_the_journal_and_come_back(tmp_path: Path) -> None:
+    path = saved(tmp_path)  # a snapshot of 40
+    index = small(path)
+    snapshot = path.read_bytes()
+    index.add([100, 101], unit_rows(2, seed=9))
+    index.save()
+    assert path.read_bytes() == snapshot and path.with_suffix(".journal").exists()  # the snapshot was not rewritten
+    again = small(path)
+    assert again.ids() == set(range(40)) | {100, 101}
+    assert np.allclose(again.get([101]), unit_rows(2, seed=9)[1:], atol=1e-6)
+
+
+def test_a_journal_record_cut_short_by_a_crash_is_dropped_and_the_rest_kept(tmp_path: Path) -> None:
+    path = saved(tmp_path)
+    index = small(path)
+    index.add([100], unit_rows(1, seed=3))
+    index.save()
+    index.add([101], unit_rows(1, seed=4))
+    index.save()
+    journal = path.with_suffix(".journal")
+    journal.write_bytes(journal.read_bytes()[:-10])  # the last append torn
+    assert small(path).ids() == set(range(40)) | {100}
+    flipped = bytearray(journal.read_bytes())
+    flipped[len(JOURNAL_MAGIC) + 32 + 20] ^= 0xFF  # and a record whose bytes changed (the first, 100's) is no record
+    journal.write_bytes(bytes(flipped))
+    assert small(path).ids() == set(range(40))
+
+
+def test_a_delete_rewrites_the_snapshot_and_removes_the_journal(tmp_path: Path) -> None:
+    path = saved(tmp_path)
+    index = small(path)
+    secret = unit_rows(1, seed=11)
+    index.add([100], secret)
+    index.save()
+    index.delete([100])
+    index.save()
+    assert not path.with_suffix(".journal").exists()
+    data = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
+    assert secret.astype(np.float32).tobytes() not in data and 100 not in small(path).ids()
