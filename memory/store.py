@@ -23,6 +23,7 @@ from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
 from hyperloom.memory.hypergraph import Hypergraph
 from hyperloom.memory.locks import NamespaceLocks
 from hyperloom.memory.log import Session, Turn, TurnLog, is_evidence, validate_namespace
+from hyperloom.memory.view import MemoryView
 from hyperloom.retrieval.embed import Embedder, make_embedder
 from hyperloom.retrieval.index import ChromaIndex, HnswIndex, VectorIndex, safe_name
 from hyperloom.retrieval.lexical import BM25
@@ -370,29 +371,29 @@ class MemoryStore:
     def _reconcile(self, namespace: str) -> bool:
         """Make each level's index hold exactly the log's evidence and the tables derived from it; True if anything changed."""
         turns = {t.seq: t for t in self.log.turns(namespace, evidence=True)}
-        changed = self._align(namespace, "turns", turns)
-        if not self.structured:
-            return changed
-        have_facts = {f.turn_seq for f in self.hierarchy.facts(namespace)}
-        bare = [t for s, t in turns.items() if s not in have_facts]  # a crash between the log and the structure
-        derived = self._derive(bare, namespace) if bare else []
-        changed |= self._align(namespace, "facts", {f.id: f for f in self.hierarchy.facts(namespace)})
-        scenes = {s[0] for s in self.hierarchy.scenes(namespace)}
-        if derived or scenes != self.vectors(namespace, "scenes").ids():
-            self._consolidate(namespace)
-            changed = True
-        if changed:
-            self.notices.append(f"The indexes of namespace {namespace!r} were behind the turn log (a crash, or a damaged file); brought them up to date.")
-        return changed
+        stale = self._align(namespace, "turns", turns)
+        bare: list[Turn] = []
+        if self.structured:
+            have_facts = {f.turn_seq for f in self.hierarchy.facts(namespace)}
+            bare = [t for s, t in turns.items() if s not in have_facts]  # a crash between the log and the structure, or flat memory until now
+            derived = self._derive(bare, namespace) if bare else []
+            stale += self._align(namespace, "facts", {f.id: f for f in self.hierarchy.facts(namespace)})
+            if derived or {s[0] for s in self.hierarchy.scenes(namespace)} != self.vectors(namespace, "scenes").ids():
+                self._consolidate(namespace)
+                stale += 1
+            bare = [t for t in bare if any(f.turn_seq == t.seq for f in derived)]  # turns with nothing to say are not behind
+        if stale or bare:
+            self.notices.append(f"The memory of namespace {namespace!r} was behind its turn log ({len(bare)} turns without facts, {stale} index entries out of date); rebuilt it from the turn log.")
+        return bool(stale or bare)
 
-    def _align(self, namespace: str, level: str, items: dict) -> bool:
-        """Drop ids the index holds that `items` lacks; embed and add the items it lacks."""
+    def _align(self, namespace: str, level: str, items: dict) -> int:
+        """Drop ids the index holds that `items` lacks; embed and add the items it lacks; returns how many."""
         index = self.vectors(namespace, level)
         held = index.ids()
         extra, missing = sorted(held - items.keys()), [items[i] for i in sorted(items.keys() - held)]
         index.delete(extra)
         self._index(namespace, level, missing)
-        return bool(extra or missing)
+        return len(extra) + len(missing)
 
     def save(self, namespace: str | None = None) -> None:
         for (ns, _), index in list(self._vectors.items()):
@@ -439,6 +440,10 @@ class MemoryStore:
 
     # -- reading ---------------------------------------------------------------
 
+    def view(self, namespace: str) -> MemoryView:
+        """What retrieval may read of one namespace: read-only, bound to it (call under its lock, after `sync`)."""
+        return MemoryView(self, validate_namespace(namespace))
+
     def warm_up(self, namespace: str) -> None:
         """Open and reconcile the namespace's indexes and build its BM25 now, not at the first search."""
         with self._locks.hold(namespace):
@@ -463,7 +468,7 @@ class MemoryStore:
             if self.structured:
                 from hyperloom.retrieval.associative import POOL, associative_search
 
-                return associative_search(self, query, k, namespace, filters, pool=candidates or POOL)
+                return associative_search(self.view(namespace), query, k, filters, pool=candidates or POOL)
             return hybrid_search(
                 query,
                 k,
