@@ -30,7 +30,9 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from hyperloom import Agent
+from hyperloom.config import Config
 from hyperloom.evals.datasets import locomo
+from hyperloom.integrations.mcp_serve import query_embedder
 from hyperloom.memory.formats import Conversation
 
 BIN = Path(sys.executable).parent
@@ -83,9 +85,9 @@ async def over_http(home: Path, questions: list[str], warm: int, calls: int) -> 
 
 
 def in_process(home: Path, questions: list[str], warm: int, calls: int) -> list[float]:
-    """`Agent.search` itself on the same directory: what the server adds is the difference."""
+    """`Agent.search` itself on the same directory, with the server's embedder: what the server adds is the difference."""
     ms = []
-    with Agent.open(home, NAMESPACE, model="none") as agent:
+    with Agent.open(home, NAMESPACE, model="none", embedder=query_embedder(Config(home=home))) as agent:
         for i in range(warm + calls):
             started = time.perf_counter()
             agent.search(questions[i % len(questions)], 5)

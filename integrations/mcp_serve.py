@@ -45,7 +45,7 @@ def serve(config: Config, *, model: str | None = None, multi: bool = False, http
     address = http_address(http, allow_remote=allow_remote) if http else None
     from hyperloom.integrations.mcp_server import build
 
-    namespaces = Namespaces.open(config=config, model=answering_model(config, model))
+    namespaces = Namespaces.open(config=config, model=answering_model(config, model), embedder=query_embedder(config))
     try:
         warm_up(namespaces)
         logging.getLogger("bm25s").addFilter(_warnings_only)
@@ -56,6 +56,17 @@ def serve(config: Config, *, model: str | None = None, multi: bool = False, http
             server.run("streamable-http", host=address[0], port=address[1])
     finally:
         namespaces.close()
+
+
+def query_embedder(config: Config):
+    """The embedded MiniLM on one thread (as the eval workers run it): a tool call embeds one short query, which
+    two onnxruntime threads do no faster, while their spinning competes with the event loop and every other
+    process on the cores (search p50 42 ms on one thread vs 87-102 ms on the default two, load average 6-8)."""
+    if config.embedder != "local/minilm":
+        return None  # Agent.open makes the configured one
+    from hyperloom.retrieval.embed import OnnxMiniLM
+
+    return OnnxMiniLM(threads=1)
 
 
 def warm_up(namespaces: Namespaces) -> None:
