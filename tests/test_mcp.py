@@ -48,7 +48,9 @@ def launch(home: Path, *extra: str) -> StdioServerParameters:
     """The README's command and arguments exactly (`extra` appended), with the data directory in the environment."""
     entry = readme_config()
     command = shutil.which(entry["command"], path=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    passed = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")}  # see the env notes: some CPUs need them
+    # The SDK starts servers with a bare environment; keep what the test run itself depends on (some CPUs need
+    # OPENBLAS_*, a checkout run from elsewhere needs PYTHONPATH).
+    passed = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS") or k == "PYTHONPATH"}
     return StdioServerParameters(command=command, args=[*entry["args"], *extra], env={**entry.get("env", {}), **passed, "HYPERLOOM_HOME": str(home)})
 
 
