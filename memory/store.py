@@ -95,9 +95,9 @@ class MemoryStore:
             sessions += [Session(prefix + s.id, s.started_at, s.title) for s in c.sessions]
             turns += [Turn(prefix + t.id, t.text, t.speaker, prefix + t.session, t.role, t.created_at, t.caption) for t in c.turns]
         with self._writing(namespace):
-            self.remember(turns, namespace, sessions)
-            if self.structured:
-                self._consolidate(namespace)
+            stored = self.remember(turns, namespace, sessions)
+            if self.structured:  # only the scene segments of the sessions written to are clustered again
+                self._consolidate(namespace, sessions={t.session for t in stored})
         return conversations
 
     def _derive(self, turns: list[Turn], namespace: str) -> list[Fact]:
@@ -209,7 +209,8 @@ class MemoryStore:
         self._delete(namespace, "turns", seqs)
         self._delete(namespace, "facts", fact_ids)
         if self.structured or self.hierarchy.scenes(namespace):
-            self._consolidate(namespace)  # scene summaries must not keep forgotten words
+            # Scene summaries must not keep forgotten words; forgotten facts mark their own segments.
+            self._consolidate(namespace, sessions=set())
         return len(seqs)
 
     def correct(self, namespace: str, turn_id: str, start: int, end: int, text: str) -> Turn:
@@ -232,7 +233,7 @@ class MemoryStore:
                 pass
             elif self.structured:
                 self._index_turns_and_facts(namespace, [turn], self._derive([turn], namespace))
-                self._consolidate(namespace)
+                self._consolidate(namespace, sessions={turn.session})
             else:
                 self._index(namespace, "turns", [turn])
         return turn
