@@ -23,11 +23,12 @@ from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
 from hyperloom.memory.hypergraph import Hypergraph
 from hyperloom.memory.locks import NamespaceLocks
 from hyperloom.memory.log import Session, Turn, TurnLog, is_evidence, validate_namespace
+from hyperloom.memory.modes import mode_for
 from hyperloom.memory.view import MemoryView
 from hyperloom.retrieval.embed import Embedder, make_embedder
 from hyperloom.retrieval.index import ChromaIndex, HnswIndex, VectorIndex, safe_name
 from hyperloom.retrieval.lexical import BM25
-from hyperloom.retrieval.search import CANDIDATES, Filters, Hit, check_query, document_text, hybrid_search
+from hyperloom.retrieval.search import Filters, Hit, check_query, document_text
 from hyperloom.retrieval.spans import sentences
 
 LEVELS = ("turns", "facts", "scenes")
@@ -50,6 +51,7 @@ class MemoryStore:
         self._dimensions: dict[str, np.ndarray] | None = None
         self._seen: dict[str, int] = {}  # namespace -> the log's change counter this process's indexes reflect
         self._locks = NamespaceLocks(config.home / "locks")
+        self.mode = mode_for(config.memory)  # flat or structured, decided once
 
     def close(self) -> None:
         self.log.close()
@@ -63,7 +65,7 @@ class MemoryStore:
     @property
     def structured(self) -> bool:
         """Whether this store builds and searches the hierarchy and hypergraph (flat: turns only, cheaper writes)."""
-        return self.config.memory == "structured"
+        return self.mode.structured
 
     # -- writing ---------------------------------------------------------------
 
@@ -74,11 +76,7 @@ class MemoryStore:
         """
         with self._writing(namespace):
             stored = self.log.append_many(turns, namespace, sessions, quotes)
-            evidence = [t for t in stored if is_evidence(t)]  # questions to the agent and its answers are logged only
-            if self.structured:
-                self._index_turns_and_facts(namespace, evidence, self._derive(evidence, namespace))
-            else:
-                self._index(namespace, "turns", evidence)
+            self.mode.index(self, namespace, [t for t in stored if is_evidence(t)])  # questions to the agent and its answers are logged only
         return stored
 
     def ingest(self, path: Path, namespace: str) -> list[Conversation]:
@@ -96,8 +94,7 @@ class MemoryStore:
             turns += [Turn(prefix + t.id, t.text, t.speaker, prefix + t.session, t.role, t.created_at, t.caption) for t in c.turns]
         with self._writing(namespace):
             stored = self.remember(turns, namespace, sessions)
-            if self.structured:  # only the scene segments of the sessions written to are clustered again
-                self._consolidate(namespace, sessions={t.session for t in stored})
+            self.mode.consolidate(self, namespace, sessions={t.session for t in stored})  # only the scene segments written to
         return conversations
 
     def _derive(self, turns: list[Turn], namespace: str) -> list[Fact]:
@@ -208,9 +205,7 @@ class MemoryStore:
             self.hypergraph.forget_facts(namespace, fact_ids)
         self._delete(namespace, "turns", seqs)
         self._delete(namespace, "facts", fact_ids)
-        if self.structured or self.hierarchy.scenes(namespace):
-            # Scene summaries must not keep forgotten words; forgotten facts mark their own segments.
-            self._consolidate(namespace, sessions=set())
+        self.mode.consolidate(self, namespace, sessions=set())  # summaries must not keep forgotten words; forgotten facts mark their segments
         return len(seqs)
 
     def correct(self, namespace: str, turn_id: str, start: int, end: int, text: str) -> Turn:
@@ -229,13 +224,9 @@ class MemoryStore:
                 self.hypergraph.forget_facts(namespace, fact_ids)
             self._delete(namespace, "turns", [turn.seq])
             self._delete(namespace, "facts", fact_ids)
-            if not is_evidence(turn):
-                pass
-            elif self.structured:
-                self._index_turns_and_facts(namespace, [turn], self._derive([turn], namespace))
-                self._consolidate(namespace, sessions={turn.session})
-            else:
-                self._index(namespace, "turns", [turn])
+            if is_evidence(turn):
+                self.mode.index(self, namespace, [turn])
+                self.mode.consolidate(self, namespace, sessions={turn.session})
         return turn
 
     def _turn(self, namespace: str, turn_id: str) -> Turn:
@@ -245,13 +236,8 @@ class MemoryStore:
             raise InputError(f"There is no turn {turn_id!r} in namespace {namespace!r}; list them with `hyperloom search` or the inspector.") from None
 
     def _forget_entity(self, namespace: str, name: str) -> int:
-        if not self.structured:
-            raise InputError("Forgetting an entity needs structured memory; set HYPERLOOM_MEMORY=structured (the default) and try again.")
-        target = self.hypergraph.aliases(namespace).get(name.lower())
-        if target is None:
-            raise InputError(f"No entity called {name!r} in namespace {namespace!r}; check the name with `hyperloom search`.")
-        turn_ids = {self.hierarchy.fact(f).turn_id for p in self.hypergraph.points(namespace) if target in p.entities for f in p.facts}
-        return self._cascade(namespace, [seq for t in sorted(turn_ids) for seq in self.log.forget(namespace, turn=t)])
+        turn_ids = self.mode.entity_turns(self, namespace, name)
+        return self._cascade(namespace, [seq for t in turn_ids for seq in self.log.forget(namespace, turn=t)])
 
     def _forget_namespace(self, namespace: str) -> int:
         if namespace not in self.log.namespaces():
@@ -279,11 +265,8 @@ class MemoryStore:
                 self._vectors[(namespace, level)] = self._open_vectors(namespace, level, load=False)
             self._clear_derived(namespace)
             turns = self.log.turns(namespace, evidence=True)
-            if self.structured:
-                self._index_turns_and_facts(namespace, turns, self._derive(turns, namespace))
-                self._consolidate(namespace)
-            else:
-                self._index(namespace, "turns", turns)
+            self.mode.index(self, namespace, turns)
+            self.mode.consolidate(self, namespace)
             self._written(namespace)
             return len(turns)
 
@@ -373,18 +356,10 @@ class MemoryStore:
         """Make each level's index hold exactly the log's evidence and the tables derived from it; True if anything changed."""
         turns = {t.seq: t for t in self.log.turns(namespace, evidence=True)}
         stale = self._align(namespace, "turns", turns)
-        bare: list[Turn] = []
-        if self.structured:
-            have_facts = {f.turn_seq for f in self.hierarchy.facts(namespace)}
-            bare = [t for s, t in turns.items() if s not in have_facts]  # a crash between the log and the structure, or flat memory until now
-            derived = self._derive(bare, namespace) if bare else []
-            stale += self._align(namespace, "facts", {f.id: f for f in self.hierarchy.facts(namespace)})
-            if derived or {s[0] for s in self.hierarchy.scenes(namespace)} != self.vectors(namespace, "scenes").ids():
-                self._consolidate(namespace)
-                stale += 1
-            bare = [t for t in bare if any(f.turn_seq == t.seq for f in derived)]  # turns with nothing to say are not behind
+        bare, more = self.mode.behind(self, namespace, turns)
+        stale += more
         if stale or bare:
-            self.notices.append(f"The memory of namespace {namespace!r} was behind its turn log ({len(bare)} turns without facts, {stale} index entries out of date); rebuilt it from the turn log.")
+            self.notices.append(f"The memory of namespace {namespace!r} was behind its turn log ({bare} turns without facts, {stale} index entries out of date); rebuilt it from the turn log.")
         return bool(stale or bare)
 
     def _align(self, namespace: str, level: str, items: dict) -> int:
@@ -449,7 +424,7 @@ class MemoryStore:
         """Open and reconcile the namespace's indexes and build its BM25 now, not at the first search."""
         with self._locks.hold(namespace):
             self.sync(namespace)
-            for level in LEVELS if self.structured else ("turns",):
+            for level in self.mode.levels:
                 self.bm25(namespace, level)
 
     def counts(self, namespace: str) -> tuple[int, int, int, int]:
@@ -466,23 +441,7 @@ class MemoryStore:
         check_query(query, k)
         with self._locks.hold(namespace):
             self.sync(namespace)
-            if self.structured:
-                from hyperloom.retrieval.associative import POOL, associative_search
-
-                return associative_search(self.view(namespace), query, k, filters, pool=candidates or POOL)
-            return hybrid_search(
-                query,
-                k,
-                namespace=namespace,
-                embedder=self.embedder,
-                vectors=self.vectors(namespace),
-                bm25=self.bm25(namespace),
-                fetch=lambda seqs: self.log.turns(namespace, seqs),
-                speakers=self.log.speakers(namespace),
-                filters=filters,
-                dense_weight=self.config.dense_weight,
-                candidates=candidates or CANDIDATES,
-            )
+            return self.mode.search(self, query, k, namespace, filters, candidates)
 
 
 class _Write:
