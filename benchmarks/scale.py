@@ -15,7 +15,9 @@ What it measures
       - forget: `agent.forget(turn=...)` of one turn from the middle;
       - +10 turns: `agent.ingest` of a file with one new 10-turn session;
       - reopen: closing the agent, opening it again and the first search;
-      - peak RSS of the child (getrusage) and the size of the data directory.
+      - peak RSS of the child (getrusage) and the size of the data directory;
+      - CPU seconds (all threads) next to wall time, and the 1-minute load average: on a
+        shared machine wall times grow with the others' load, CPU times much less.
     `--profile DIR` writes cProfile statistics of the ingest, forget and +10 steps.
 
 Run
@@ -224,6 +226,19 @@ def _profiled(profile: Path | None, name: str, fn):
     return result
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, all threads (on a shared machine, wall time also counts the others' load)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(row: dict, name: str, fn):
+    wall, cpu = time.perf_counter(), _cpu()
+    result = fn()
+    row[f"{name}_s"], row[f"{name}_cpu_s"] = time.perf_counter() - wall, _cpu() - cpu
+    return result
+
+
 def _disk(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -232,7 +247,7 @@ def measure(turns: int, mode: str, seed: int, searches: int, asks: int, profile:
     from hyperloom import Agent
 
     convo, more, questions = conversation(turns, seed)
-    row: dict = {"turns": turns, "mode": mode}
+    row: dict = {"turns": turns, "mode": mode, "load_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="hyperloom-scale-") as tmp:
         tmp_path = Path(tmp)
         home = tmp_path / "home"
@@ -242,9 +257,7 @@ def measure(turns: int, mode: str, seed: int, searches: int, asks: int, profile:
         del convo
         agent = Agent.open(home, "bench", model="none", memory=mode)
         agent.store.embedder.embed("warm up")  # model load is not ingest time
-        started = time.perf_counter()
-        _profiled(profile and profile / f"{mode}-{turns}", "ingest", lambda: agent.ingest(main_file))
-        row["ingest_s"] = time.perf_counter() - started
+        _timed(row, "ingest", lambda: _profiled(profile and profile / f"{mode}-{turns}", "ingest", lambda: agent.ingest(main_file)))
         row["ingest_tps"] = turns / row["ingest_s"]
         row["rss_after_ingest_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
@@ -268,12 +281,8 @@ def measure(turns: int, mode: str, seed: int, searches: int, asks: int, profile:
         row["ask_p50_ms"], row["ask_p95_ms"] = _p(times, 50), _p(times, 95)
         middle = json.loads(main_file.read_text())["sessions"]
         middle = middle[len(middle) // 2]["turns"][1]["id"]
-        started = time.perf_counter()
-        _profiled(profile and profile / f"{mode}-{turns}", "forget", lambda: agent.forget(turn=middle))
-        row["forget_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        _profiled(profile and profile / f"{mode}-{turns}", "more10", lambda: agent.ingest(more_file))
-        row["more10_s"] = time.perf_counter() - started
+        _timed(row, "forget", lambda: _profiled(profile and profile / f"{mode}-{turns}", "forget", lambda: agent.forget(turn=middle)))
+        _timed(row, "more10", lambda: _profiled(profile and profile / f"{mode}-{turns}", "more10", lambda: agent.ingest(more_file)))
         t0 = time.perf_counter()
         agent.search(questions[0], 10)
         row["search_after_write_ms"] = (time.perf_counter() - t0) * 1000
@@ -285,6 +294,7 @@ def measure(turns: int, mode: str, seed: int, searches: int, asks: int, profile:
         agent.close()
         row["disk_mb"] = _disk(home) / 2**20
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    row["load_end"] = os.getloadavg()[0]
     return row
 
 
@@ -296,16 +306,20 @@ COLUMNS = [
     ("facts", "facts", "{:,}"),
     ("scenes", "scenes", "{:,}"),
     ("ingest_tps", "ingest turns/s", "{:.0f}"),
+    ("ingest_cpu_s", "ingest CPU s", "{:.0f}"),
     ("peak_rss_mb", "peak RSS MB", "{:.0f}"),
     ("search_p50_ms", "search p50 ms", "{:.1f}"),
     ("search_p95_ms", "search p95 ms", "{:.1f}"),
     ("ask_p50_ms", "ask p50 ms", "{:.1f}"),
     ("ask_p95_ms", "ask p95 ms", "{:.1f}"),
     ("forget_s", "forget 1 turn s", "{:.2f}"),
+    ("forget_cpu_s", "forget CPU s", "{:.2f}"),
     ("more10_s", "+10 turns s", "{:.2f}"),
+    ("more10_cpu_s", "+10 CPU s", "{:.2f}"),
     ("search_after_write_ms", "1st search after write ms", "{:.0f}"),
     ("reopen_s", "reopen + 1st search s", "{:.2f}"),
     ("disk_mb", "disk MB", "{:.0f}"),
+    ("load_start", "load avg (start)", "{:.1f}"),
 ]
 
 

@@ -276,12 +276,17 @@ class Hierarchy:
 
     def scene_centroids(self, namespace: str, scenes: Sequence[int], vectors: Vectors) -> dict[int, np.ndarray]:
         """Unit centroids of these scenes' facts (what the scene index holds), e.g. to repair that index."""
-        fetch, out = _vector_source(vectors), {}
-        for scene in scenes:
-            ids = self.scene_facts(scene)
-            found = fetch(ids)
-            if found:
-                out[scene] = _unit(np.stack([found[i] for i in ids if i in found]).mean(axis=0))
+        fetch, members = _vector_source(vectors), defaultdict(list)
+        with self.log.lock:
+            for part in _chunks(list(scenes)):
+                for scene, fact in self.log.db.execute(f"SELECT scene, id FROM facts WHERE scene IN ({','.join('?' * len(part))}) ORDER BY position", part):
+                    members[scene].append(fact)
+        found = fetch([f for ids in members.values() for f in ids]) if members else {}
+        out = {}
+        for scene, ids in members.items():
+            own = [found[i] for i in ids if i in found]
+            if own:
+                out[scene] = _unit(np.stack(own).mean(axis=0))
         return out
 
     def _session_starts(self, namespace: str) -> dict[str, int]:
