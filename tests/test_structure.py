@@ -221,3 +221,15 @@ def test_a_question_asking_for_a_class_lifts_the_speakers_turns_naming_an_instan
     lifted = {h.turn_id: h.score for h in associative_search(store.view("ns"), question, 3)}
     assert lifted["a"] == pytest.approx(alone["a"] + Weights().kind)
     assert lifted["b"] == pytest.approx(alone["b"]) and lifted["c"] == pytest.approx(alone["c"])  # no place; not Ada's
+
+
+def test_a_forget_reclusters_incrementally_to_the_scenes_a_full_rebuild_makes(structured: MemoryStore) -> None:
+    def scenes() -> set[frozenset[int]]:
+        return {frozenset(structured.hierarchy.scene_facts(s[0])) for s in structured.hierarchy.scenes("demo")}
+
+    structured.forget("demo", turn="s2:3")  # re-clusters only the segment of s2
+    after = scenes()
+    assert after and all(f.scene is not None for f in structured.hierarchy.facts("demo"))
+    structured.consolidate("demo")  # no sessions: everything rebuilt
+    assert scenes() == after
+    assert structured.vectors("demo", "scenes").ids() == {s[0] for s in structured.hierarchy.scenes("demo")}
