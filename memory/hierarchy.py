@@ -400,7 +400,7 @@ class Hierarchy:
         notes: dict[int, str] = {}
         if rows:
             ids = [r[0] for r in rows]
-            parsed = [json.loads(r[1]) for r in rows]
+            parsed = json.loads("[" + ",".join(r[1] for r in rows) + "]")  # one parse for all of the speaker's scenes
             scores = np.array([[p.get(name, -1.0) for name in dimensions] for p in parsed], dtype=np.float64).reshape(len(ids), len(dimensions))
             keep = max(5, round(0.2 * len(ids)))
             for d, name in enumerate(dimensions):
