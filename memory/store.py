@@ -352,9 +352,10 @@ class MemoryStore:
             if self._seen.get(namespace) == version:
                 return
             self._forget_spoken(namespace)
-            for level in LEVELS:
-                self._vectors.pop((namespace, level), None)
-                self._bm25.pop((namespace, level), None)
+            for level in LEVELS:  # what another process saved: read only what it added, where the files allow
+                index = self._vectors.get((namespace, level))
+                if index is None or index.refresh() or level == "scenes":  # something may have gone or changed: rebuild its BM25
+                    self._bm25.pop((namespace, level), None)
             if self._reconcile(namespace):
                 self.save(namespace)
             self._seen[namespace] = version
@@ -375,12 +376,17 @@ class MemoryStore:
         return bool(stale or bare)
 
     def _align(self, namespace: str, level: str, items: dict) -> int:
-        """Drop ids the index holds that `items` lacks; embed and add the items it lacks; returns how many."""
+        """Drop ids the index holds that `items` lacks; embed and add the items it lacks; returns how many.
+        A BM25 index already built is brought to the same ids (another process's writes, seen by `sync`)."""
         index = self.vectors(namespace, level)
         held = index.ids()
         extra, missing = sorted(held - items.keys()), [items[i] for i in sorted(items.keys() - held)]
         index.delete(extra)
         self._index(namespace, level, missing)
+        if (lexical := self._bm25.get((namespace, level))) is not None:
+            words = lexical.ids()
+            lexical.delete(sorted(words - items.keys()))
+            lexical.add(*_documents(level, [items[i] for i in sorted(items.keys() - words)]))
         return len(extra) + len(missing)
 
     def save(self, namespace: str | None = None) -> None:

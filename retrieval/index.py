@@ -50,6 +50,11 @@ class VectorIndex(ABC):
     def save(self) -> None:
         """Persist; a no-op for backends that persist on write."""
 
+    def refresh(self) -> bool:
+        """Catch up with what another process saved; True when anything may have changed or gone, not only
+        been added (the caller then rebuilds what it derived from the index). Backends that share one copy: True."""
+        return True
+
     def load(self) -> None:
         """Read what `save` wrote; a no-op for backends that persist on write."""
 
@@ -104,6 +109,7 @@ class HnswIndex(VectorIndex):
         self._pending: list[int] = []  # labels added since the files last saw this index
         self._snapshot_due = True  # a delete (or nothing on disk yet): the next save rewrites every file
         self._journaled = 0  # records in the journal file that belong to the snapshot on disk
+        self._loaded_sum = b""  # the checksum file of the snapshot this index holds (read or written)
         if load and self.path and any(p.exists() for p in self._files):
             self.load()
 
@@ -167,7 +173,7 @@ class HnswIndex(VectorIndex):
                     if self._snapshot_due or not self._sum_path.exists() or self._journaled + len(self._pending) > max(JOURNAL_MIN, len(self._live) // 10):
                         self._journal_path.unlink(missing_ok=True)  # first: a crash mid-snapshot must not leave it behind
                         self._write_files()
-                        self._journaled = 0
+                        self._journaled, self._loaded_sum = 0, self._sum_path.read_bytes()
                     elif self._pending:
                         self._append_journal()
                     self._pending, self._snapshot_due = [], False
@@ -227,8 +233,21 @@ class HnswIndex(VectorIndex):
         finally:
             os.close(fd)
 
-    def _replay_journal(self) -> None:
-        """Add the journal's records that belong to the snapshot just loaded, up to the first damaged one."""
+    def refresh(self) -> bool:
+        """Catch up with another process's saves: only the journal's new records while the snapshot is the one
+        this index was read from (False: only additions), else the whole files again (True: a snapshot that
+        changed may have dropped or replaced vectors)."""
+        if self.path is None or not self._sum_path.exists():
+            return True
+        with self._lock, _file_lock(self.path.parent, exclusive=False):
+            if self._pending or self._snapshot_due or self._sum_path.read_bytes() != self._loaded_sum:
+                self.load()
+                return True
+            self._replay_journal(skip=self._journaled)
+            return False
+
+    def _replay_journal(self, skip: int = 0) -> None:
+        """Add the journal's records that belong to the snapshot just loaded (past the first `skip`), up to the first damaged one."""
         try:
             raw = self._journal_path.read_bytes()
         except FileNotFoundError:
@@ -237,7 +256,7 @@ class HnswIndex(VectorIndex):
         if not raw.startswith(header):
             return  # written for another snapshot (a crash between the two): its vectors come back from the log
         body = raw[len(header) :]
-        records = np.frombuffer(body[: len(body) - len(body) % self._record.itemsize], dtype=self._record)
+        records = np.frombuffer(body[: len(body) - len(body) % self._record.itemsize], dtype=self._record)[skip:]
         good = 0
         for r in records:
             if zlib.crc32(r["label"].tobytes() + r["vector"].tobytes()) != r["crc"]:
@@ -250,7 +269,7 @@ class HnswIndex(VectorIndex):
                 self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
             self._index.add_items(np.array(records["vector"]), np.array(records["label"]))
             self._live.update(int(i) for i in records["label"])
-        self._journaled = good
+        self._journaled = skip + good
 
     def _journal_header(self) -> bytes:
         return JOURNAL_MAGIC + hashlib.sha256(self._sum_path.read_bytes()).digest()
@@ -277,6 +296,7 @@ class HnswIndex(VectorIndex):
                 raise self._damaged(self.path, f"hnswlib cannot read it: {exc}") from None
             index.set_ef(self.ef_search)
             self._index, self._live = index, live & set(index.get_ids_list())
+            self._loaded_sum = self._sum_path.read_bytes()
             self._replay_journal()
             self._pending, self._snapshot_due = [], False
 

@@ -54,6 +54,10 @@ class BM25:
     def __len__(self) -> int:
         return len(self._docs)
 
+    def ids(self) -> set[int]:
+        with self._lock:
+            return set(self._docs)
+
     def add(self, ids: Sequence[int], texts: Sequence[str], groups: Sequence[str] | None = None) -> None:
         with self._lock:
             for j, (i, text) in enumerate(zip(ids, texts, strict=True)):

@@ -289,3 +289,14 @@ def test_a_delete_rewrites_the_snapshot_and_removes_the_journal(tmp_path: Path) 
     assert not path.with_suffix(".journal").exists()
     data = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
     assert secret.astype(np.float32).tobytes() not in data and 100 not in small(path).ids()
+
+
+def test_refresh_reads_only_new_journal_records_until_the_snapshot_changes(tmp_path: Path) -> None:
+    path = saved(tmp_path)
+    writer, reader = small(path), small(path)
+    writer.add([100], unit_rows(1, seed=5))
+    writer.save()
+    assert reader.refresh() is False and 100 in reader.ids()  # additions only: nothing the reader derived is stale
+    writer.delete([100])
+    writer.save()
+    assert reader.refresh() is True and 100 not in reader.ids()
