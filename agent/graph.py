@@ -81,16 +81,22 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
 
 @_timed("critic")
 def critic(state: State, runtime: Runtime[Context]) -> dict:
+    from hyperloom.agent.critic import judge
+
     ctx = runtime.context
     started = time.perf_counter()
     hits = [hit_from_dict(d) for d in state["evidence"]]
     rounds = [dict(r) for r in state["rounds"]]
-    seen = Evidence(state["query"], hits, state["shape"], len(rounds))
-    probability = ctx.critic.probability(seen)
-    rounds[-1]["probability"] = round(probability, 4)
+    # The critic reads the reader's answer from the evidence so far, the earlier rounds' answers, and the
+    # score shape of the question's own ranking (as deep as it was searched).
+    earlier = tuple(r.get("answer", "") for r in rounds[:-1])
+    seen = Evidence(state["query"], hits, [h.score for h in ctx.ranking] or state["shape"], len(rounds), earlier, ctx.now)
+    verdict = judge(ctx.critic, seen)
+    rounds[-1].update(verdict.record())  # probability; with a reading critic also p_right, p_holds, answer, abstain, confidence
     rounds[-1]["ms"] += (time.perf_counter() - started) * 1000
-    if probability >= ctx.critic.threshold or len(rounds) >= ctx.max_rounds or not hits:
-        return {"rounds": rounds, "sufficient": True}
+    if verdict.stop or len(rounds) >= ctx.max_rounds or not hits:
+        said = getattr(ctx.critic, "notice", None)  # a fixed-k critic standing in for weights that could not be read
+        return {"rounds": rounds, "sufficient": True, **({"notices": [*(state.get("notices") or []), said]} if said else {})}
     kind, queries = next_queries(ctx.store, ctx.namespace, state["query"], hits, ctx.store.log.speakers(ctx.namespace))
     return {"rounds": rounds, "sufficient": False, "kind": kind, "queries": queries}
 

@@ -1,114 +1,136 @@
-"""Critic benchmark: does a critic fitted by self-practice know when the evidence is there?
+"""Critic benchmark: does a critic fitted by self-practice know when the reader's answer is right, and when the evidence is there?
 
-What it measures
-    For each LoCoMo conversation in turn, a critic is fitted on practice questions
-    (`hyperloom.agent.practice`) written from the *other* conversations, then
-    judges the first round of every real question (categories 1-4) of the held-out
-    conversation. AUROC is pooled over all held-out questions; the label is "the
-    first round's evidence holds every gold evidence turn" (issue 4).
-    Every question runs through the agent's real graph with a critic that never
-    accepts, so each round's evidence is known; the adaptive table then replays the
-    stopping rule (stop at the first round whose probability reaches the threshold)
-    and reports the mean evidence turns and evidence recall at each threshold,
-    for max_rounds 2 and 3, beside fixed top-k retrieval of the same structured memory.
+What it measures (LoCoMo dev, every figure leave-one-conversation-out)
+    For each conversation in turn, critics are fitted on the *other* conversations and judge every
+    round (up to 3) of the held-out conversation's real questions (categories 1-4):
+    - practice: both heads fitted on practice questions (agent/practice.py), Platt's scaling fitted
+      on the practice rounds (each conversation scored by heads fitted on the others) — the shipped way;
+    - practice, real calibration: the same heads, Platt's scaling fitted on the real questions of the
+      other conversations;
+    - real: both heads fitted on the other conversations' real questions (the comparison the issue asks for).
+    Labels, SIM-RAG's way: `right` — the reader's answer from that round's evidence has LoCoMo F1 ≥ 0.5;
+    `holds` — that round's evidence holds every gold evidence turn. Reported: AUROC (all rounds, and the
+    first round alone), expected calibration error (10 bins) and a reliability diagram, and how close the
+    practice questions are to the real ones (length, wh-word mix, lexical overlap with their source turns).
+    The held-out probabilities are saved for benchmarks/critic_curve.py.
 
 Run
-    python -m hyperloom.benchmarks.critic_practice ../shared/datasets/locomo/locomo_dev.json [--questions 100] [--seed 0] [--first-k 7] [--more-k 5]
+    python -m hyperloom.benchmarks.critic_practice ../shared/datasets/locomo/locomo_dev.json [--out agent/critic.json] [--plots DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import tempfile
+import pickle
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from hyperloom.agent.api import Agent
-from hyperloom.agent.critic import features
-from hyperloom.agent.practice import Rounds, _Recorder, fit, questions
+from hyperloom.agent.practice import Rows, fit, shape
+from hyperloom.benchmarks.critic_rounds import CACHE, dataset, load_units, pooled
 from hyperloom.config import Config
-from hyperloom.evals.datasets import locomo
-from hyperloom.retrieval.embed import OnnxMiniLM
+from hyperloom.evals.report import calibration
+
+VARIANTS = ("practice", "practice, real calibration", "real")
 
 
-def collect(path: Path, per_conversation: int, seed: int, rounds: dict | None = None) -> dict:
-    """Per conversation: practice rounds, and for each real question its rounds' evidence and fixed top-20."""
-    data, rng, embedder = {}, random.Random(seed), OnnxMiniLM()
-    for unit in locomo.load(path).units:
-        with tempfile.TemporaryDirectory() as home:
-            config = Config(home=Path(home), namespace=unit.name, model="none", **(rounds or {}))
-            from hyperloom.memory.store import MemoryStore
-
-            store = MemoryStore(config, embedder=embedder)
-            store.remember(unit.conversation.turns, unit.name, unit.conversation.sessions)
-            store.consolidate(unit.name)
-            recorder = _Recorder()
-            agent = Agent(config, store=store, critic=recorder)
-            now = max((t.created_at for t in unit.conversation.turns if t.created_at), default=None)
-
-            def rounds_of(question: str) -> list:
-                recorder.seen.clear()
-                agent.ask(question, now=now)
-                return list(recorder.seen)
-
-            practice = Rounds()
-            for p in questions(unit.conversation, per_conversation, rng):
-                for seen in rounds_of(p.question):
-                    practice.X.append(features(seen))
-                    practice.y.append(int(set(p.gold) <= {h.turn_id for h in seen.hits}))
-            real = []
-            for q in unit.questions:
-                if q.excluded is None and q.evidence and q.code in (1, 2, 3, 4):
-                    fixed = [h.turn_id for h in store.search(q.text, 20, namespace=unit.name)]
-                    real.append((rounds_of(q.text), set(q.evidence), fixed))
-            agent.close()
-        data[unit.name] = (practice, real)
-        print(f"{unit.name}: {len(practice.y)} practice rounds, {len(real)} questions", flush=True)
-    return data
+def loco(data: dict[str, dict]) -> tuple[Rows, dict[str, dict[str, np.ndarray]], dict[str, dict]]:
+    """Held-out probabilities of every real round, per variant and label, and each fold's critics."""
+    real = pooled(data, "real")
+    groups = real.array("group")
+    probs = {v: {"right": np.zeros(len(groups)), "holds": np.zeros(len(groups))} for v in VARIANTS}
+    critics = {}
+    for held in data:
+        others = [n for n in data if n != held]
+        practice = Rows()
+        real_others = Rows()
+        for n in others:
+            practice = practice + data[n]["practice"]["rows"]
+            real_others = real_others + data[n]["real"]["rows"]
+        fold = {"practice": fit(practice, others), "practice, real calibration": fit(practice, others, calibrate=real_others), "real": fit(real_others, others)}
+        X = data[held]["real"]["rows"].array("X")
+        for v, critic in fold.items():
+            probs[v]["right"][groups == held] = critic.right.probability(X)
+            probs[v]["holds"][groups == held] = critic.holds.probability(X)
+        critics[held] = fold
+    return real, probs, critics
 
 
-FIXED_KS = (6, 8, 10, 12, 16, 20)
+def table(real: Rows, probs: dict) -> dict:
+    first = real.array("round") == 1
+    out = {}
+    for v, p in probs.items():
+        row = {}
+        for label in ("right", "holds"):
+            y = real.array(label)
+            row[label] = {"auroc": roc_auc_score(y, p[label]), "auroc_round1": roc_auc_score(y[first], p[label][first]), "calibration": calibration(list(y), list(p[label]))}
+        out[v] = row
+    return out
 
 
-def _recall(gold: set[str], ids) -> float:
-    return len(gold & set(ids)) / len(gold)
+def shapes(path: Path, data: dict) -> dict:
+    """Practice against real questions: length, wh-word mix, lexical overlap with the source (evidence) turns."""
+    units = {u.name: u for u in load_units(path)}
+    practice, real, names = [], [], set()
+    for name, entry in data.items():
+        turns = {t.id: t.text for t in units[name].conversation.turns}
+        names |= {t.speaker for t in units[name].conversation.turns}
+        practice += [(r["question"], " ".join(turns[g] for g in r["gold"])) for r in entry["practice"]["records"]]
+        real += [(r["question"], " ".join(turns[g] for g in r["gold"] if g in turns)) for r in entry["real"]["records"] if r["code"] in (1, 2, 3, 4) and r["gold"]]
+    return {"practice": shape(practice, names), "real": shape(real, names)}
+
+
+def show(results: dict, shape_of: dict, real: Rows, data: dict) -> None:
+    p_rows = pooled(data, "practice")
+    print(f"\nreal rounds {len(real.key)} ({real.questions} questions); right {np.mean(real.right):.1%}, holds {np.mean(real.holds):.1%} "
+          f"(round 1: {np.mean(real.array('holds')[real.array('round') == 1]):.1%})")
+    print(f"practice rounds {len(p_rows.key)} ({p_rows.questions} questions); right {np.mean(p_rows.right):.1%}, holds {np.mean(p_rows.holds):.1%} "
+          f"(round 1: {np.mean(p_rows.array('holds')[p_rows.array('round') == 1]):.1%})")
+    print(f"\n{'critic fitted on':<28} {'AUROC right':>12} {'(round 1)':>10} {'ECE right':>10} {'AUROC holds':>12} {'(round 1)':>10} {'ECE holds':>10}")
+    for v, row in results.items():
+        r, h = row["right"], row["holds"]
+        print(f"{v:<28} {r['auroc']:>12.3f} {r['auroc_round1']:>10.3f} {r['calibration']['ece']:>10.3f} {h['auroc']:>12.3f} {h['auroc_round1']:>10.3f} {h['calibration']['ece']:>10.3f}")
+    print("\npractice vs real questions (categories 1-4), what the generator must keep close:")
+    for name, s in shape_of.items():
+        wh = ", ".join(f"{k} {v:.2f}" for k, v in list(s.wh.items())[:8])
+        print(f"{name:<9} {s.questions:>5} questions; words mean {s.length:.1f} (quartiles {s.length_quartiles}); overlap with source turns mean {s.overlap:.3f} (quartiles {tuple(round(q, 2) for q in s.overlap_quartiles)}); wh: {wh}")
+    d = shape_of["practice"].distance(shape_of["real"])
+    print(f"distance: |Δ mean words| {d['length']:.2f}, |Δ mean overlap| {d['overlap']:.3f}, wh-mix total variation {d['wh']:.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file", type=Path)
-    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--questions", type=int, default=150, help="practice questions per conversation (at most)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--first-k", type=int, default=Config.model_fields["first_k"].default, help="turns of the first round")
-    parser.add_argument("--more-k", type=int, default=Config.model_fields["more_k"].default, help="turns each later round may add")
+    parser.add_argument("--first-k", type=int, default=Config.model_fields["first_k"].default)
+    parser.add_argument("--more-k", type=int, default=Config.model_fields["more_k"].default)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--plots", type=Path, default=None, help="where to write critic_reliability.png")
+    parser.add_argument("--out", type=Path, default=None, help="write the shipped critic (practice, fitted on every conversation) here")
+    parser.add_argument("--calibrate", choices=("practice", "real"), default="practice", help="what the shipped critic's Platt scaling is fitted on")
     args = parser.parse_args()
-    data = collect(args.file, args.questions, args.seed, {"first_k": args.first_k, "more_k": args.more_k})
-    scores, labels, replay, fixed = [], [], [], []
-    for name, (_, real) in data.items():
-        others = Rounds()
-        for other, (practice, _) in data.items():
-            if other != name:
-                others.X += practice.X
-                others.y += practice.y
-        critic = fit(others, [o for o in data if o != name])
-        for seen, gold, top in real:
-            ps = [critic.probability(e) for e in seen]
-            scores.append(ps[0])
-            labels.append(int(gold <= {h.turn_id for h in seen[0].hits}))
-            replay.append((ps, [[h.turn_id for h in e.hits] for e in seen], gold))
-            fixed.append([_recall(gold, top[:k]) for k in FIXED_KS])
-    print(f"\nheld-out AUROC {roc_auc_score(labels, scores):.3f} over {len(labels)} questions ({np.mean(labels):.1%} sufficient after round 1)")
-    print("fixed top-k evidence recall: " + ", ".join(f"@{k} {r:.3f}" for k, r in zip(FIXED_KS, np.mean(fixed, axis=0))))
-    for rounds in range(2, max(len(ps) for ps, _, _ in replay) + 1):
-        print(f"\nmax_rounds {rounds}\nthreshold  mean turns  evidence recall  mean rounds")
-        for threshold in np.arange(0.25, 0.81, 0.05):
-            stops = [next((i for i, p in enumerate(ps[:rounds]) if p >= threshold), min(len(ps), rounds) - 1) for ps, _, _ in replay]
-            turns = [len(evidence[i]) for (_, evidence, _), i in zip(replay, stops)]
-            recall = [_recall(gold, evidence[i]) for (_, evidence, gold), i in zip(replay, stops)]
-            print(f"{threshold:9.2f}  {np.mean(turns):10.2f}  {np.mean(recall):15.3f}  {np.mean(stops) + 1:11.2f}")
+    data = dataset(args.file, args.first_k, args.more_k, args.questions, args.seed, args.cache)
+    real, probs, critics = loco(data)
+    results = table(real, probs)
+    show(results, shapes(args.file, data), real, data)
+    saved = args.cache / f"loco-k{args.first_k}-m{args.more_k}.pickle"
+    saved.write_bytes(pickle.dumps({"rows": real, "probs": probs, "critics": critics}))
+    print(f"\nheld-out probabilities -> {saved}")
+    if args.plots:
+        from hyperloom.evals.plots import reliability
+
+        args.plots.mkdir(parents=True, exist_ok=True)
+        curves = {f"{label}, {v}": results[v][label]["calibration"] for v in ("practice", "practice, real calibration") for label in ("right", "holds")}
+        print("reliability diagram ->", reliability(curves, args.plots / "critic_reliability.png", "Critic calibration, LoCoMo dev, leave-one-conversation-out"))
+    if args.out:
+        names = list(data)
+        practice = pooled(data, "practice")
+        critic = fit(practice, names, calibrate=pooled(data, "real") if args.calibrate == "real" else None)
+        critic.dump(args.out, practice_questions=practice.questions, practice_rounds=len(practice.key), right_share=round(float(np.mean(practice.right)), 3),
+                    holds_share=round(float(np.mean(practice.holds)), 3), calibrated_on="LoCoMo dev real questions" if args.calibrate == "real" else "practice rounds, leave-one-conversation-out")
+        print(f"shipped critic -> {args.out} (threshold {critic.threshold}, trained on {', '.join(names)})")
 
 
 if __name__ == "__main__":

@@ -118,3 +118,35 @@ def compare_curves(a: dict, b: dict, labels: tuple[str, str], path: Path) -> Pat
     level, metric = b["headline"]
     figure.suptitle(f"{level} {metric}@k: {labels[0]} (dashed) vs {labels[1]} (solid)")
     return _save(figure, path)
+
+
+def reliability(curves: dict[str, dict], path: Path, title: str = "Critic calibration") -> Path:
+    """Reliability diagram: per curve (a name -> `calibration()` result), observed share against mean probability per bin."""
+    figure = _figure(5.2, 4.8)
+    ax = figure.add_subplot()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+    for name, cal in curves.items():
+        bins = [b for b in cal["bins"] if b["n"]]
+        ax.plot([b["p"] for b in bins], [b["observed"] for b in bins], marker="o", label=f"{name} (ECE {cal['ece']:.3f}, n {cal['n']})")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="critic's probability (bin mean)", ylabel="observed share", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", loc="upper left")
+    return _save(figure, path)
+
+
+def adaptive_curve(fixed: dict[int, float], adaptive: dict[str, list[tuple[float, float]]], path: Path, ylabel: str = "evidence recall", points: dict[str, tuple[float, float]] | None = None) -> Path:
+    """Fixed top-k (k -> value) as a line against adaptive retrieval's (mean evidence turns, value) curves and points."""
+    figure = _figure(6.4, 4.4)
+    ax = figure.add_subplot()
+    ks = sorted(fixed)
+    ax.plot(ks, [fixed[k] for k in ks], marker="s", color="black", label="fixed top-k")
+    for name, curve_points in adaptive.items():
+        xs, ys = zip(*sorted(curve_points)) if curve_points else ((), ())
+        ax.plot(xs, ys, marker=".", label=name)
+    for name, (x, y) in (points or {}).items():
+        ax.plot([x], [y], marker="*", markersize=12, linestyle="none", label=name)
+    ax.axvline(10, color="grey", linestyle=":")
+    ax.set(xlabel="mean evidence turns", ylabel=ylabel, title=f"Adaptive vs fixed k: {ylabel}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return _save(figure, path)

@@ -128,6 +128,21 @@ def discrimination(done: Sequence[dict], threshold: float | None) -> dict:
     }
 
 
+def calibration(labels: Sequence[int], probabilities: Sequence[float], bins: int = 10) -> dict:
+    """Expected calibration error over equal-width bins, with each bin's mean probability and observed share."""
+    out, n, ece = [], len(labels), 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(y, p) for y, p in zip(labels, probabilities) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
+        if inside:
+            p_mean, observed = statistics.fmean(p for _, p in inside), statistics.fmean(y for y, _ in inside)
+            ece += len(inside) / n * abs(p_mean - observed)
+            out.append({"lo": lo, "hi": hi, "n": len(inside), "p": round(p_mean, 4), "observed": round(observed, 4)})
+        else:
+            out.append({"lo": lo, "hi": hi, "n": 0, "p": None, "observed": None})
+    return {"n": n, "ece": round(ece, 4) if n else None, "bins": out}
+
+
 def recall_by_rounds(done: Sequence[dict]) -> dict:
     """By the number of rounds a question took: questions, mean first-round recall and mean adaptive recall."""
     out = {}

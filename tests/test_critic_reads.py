@@ -1,0 +1,174 @@
+"""The critic reads the answer: the reader's signals, a verdict per round, practice questions like real ones, bad weights.
+
+The practice-vs-real test reads LoCoMo dev from ../shared (skipped where it is not); every other test
+builds its own evidence or the sample conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hyperloom import Agent
+from hyperloom.agent.critic import FEATURES, REFIT, Confidence, CriticWeightsError, Evidence, FixedCritic, LogisticCritic, default_critic, features, judge, read_signals
+from hyperloom.agent.practice import MIN_QUESTIONS, Forms, PracticeError, Rows, fit, form_of, questions, shape
+from hyperloom.memory.formats import Conversation
+from hyperloom.memory.log import Session, Turn
+from hyperloom.retrieval.search import Hit
+from hyperloom.samples import sample_path
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "locomo" / "locomo_dev.json"
+
+
+def hit(i: int, text: str, score: float, speaker: str = "Melanie") -> Hit:
+    return Hit(f"D1:{i}", score, text, speaker, "2023-05-08T13:56:00", [], "D1")
+
+
+EVIDENCE = [
+    hit(1, "I finally bought a cello last week, I've wanted one for years!", 1.9),
+    hit(2, "My kids love the beach, we went there on Sunday.", 1.4),
+    hit(3, "That sounds amazing, Melanie! I went to a pride parade.", 1.2, "Caroline"),
+]
+
+
+def test_the_critic_reads_what_the_reader_answers() -> None:
+    """One candidate pass gives the reader's own answer (agent/reader.read) plus what the critic needs."""
+    from hyperloom.agent.reader import read
+
+    for question in ("What instrument did Melanie buy?", "When did Melanie go to the beach?", "Who went to a pride parade?"):
+        said = read_signals(question, EVIDENCE)
+        assert said.text == read(question, EVIDENCE).text
+        assert 0 <= said.score <= 1 and 0 <= said.mass <= 1 and said.candidates > 0
+    x = features(Evidence("What instrument did Melanie buy?", EVIDENCE, [1.9, 1.4, 1.2], 1), read_signals("What instrument did Melanie buy?", EVIDENCE))
+    assert x.shape == (len(FEATURES),) and np.all(np.isfinite(x))
+    assert x[FEATURES.index("names_covered")] == 1.0  # Melanie speaks in the evidence
+
+
+def test_agreement_across_rounds_is_read_from_the_earlier_answers() -> None:
+    q = "What instrument did Melanie buy?"
+    said = read_signals(q, EVIDENCE)
+    same = features(Evidence(q, EVIDENCE, [1.9], 2, (said.text,)), said)
+    other = features(Evidence(q, EVIDENCE, [1.9], 2, ("a guitar",)), said)
+    first = features(Evidence(q, EVIDENCE, [1.9], 1), said)
+    i, j = FEATURES.index("agrees"), FEATURES.index("changed")
+    assert (same[i], same[j]) == (1.0, 0.0) and (other[i], other[j]) == (0.0, 1.0) and (first[i], first[j]) == (0.0, 0.0)
+
+
+def test_the_shipped_critic_decides_three_things() -> None:
+    critic = LogisticCritic.load()
+    verdict = judge(critic, Evidence("What instrument did Melanie buy?", EVIDENCE, [1.9, 1.4, 1.2], 1))
+    assert verdict.stop == (verdict.probability >= critic.threshold) and verdict.probability == verdict.holds
+    assert 0 < verdict.right < 1 and verdict.answer and verdict.confidence in ("sure", "likely", "unsure")
+    record = verdict.record()
+    assert set(record) == {"probability", "p_right", "p_holds", "answer", "abstain", "confidence"}
+    assert judge(FixedCritic(0.0), Evidence("q", EVIDENCE, [], 1)).record() == {"probability": 0.0}  # a critic that does not read
+
+
+def test_confidence_words() -> None:
+    words = Confidence(sure=0.55, likely=0.3)
+    assert [words.word(p) for p in (0.9, 0.55, 0.4, 0.3, 0.1)] == ["sure", "sure", "likely", "likely", "unsure"]
+
+
+def test_every_round_records_the_critics_verdict(tmp_path: Path, embedder) -> None:
+    """The graph keeps each round's P(right), P(holds), the reader's answer and the confidence word in its state."""
+    with Agent.open(tmp_path / "home", "demo", model="none", embedder=embedder) as agent:
+        agent.ingest(sample_path())
+        final = agent._compiled().invoke({"question": "Where does Maya live now?", "history": []}, context=agent._context(False, None, None))
+        answer = agent.ask("Where does Maya live now?")
+    for r in final["rounds"]:
+        assert 0 <= r["p_right"] <= 1 and 0 <= r["p_holds"] <= 1 and r["confidence"] in ("sure", "likely", "unsure") and r["probability"] == r["p_holds"]
+    assert answer.rounds == len(final["rounds"]) and answer.notice is None
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"features": ["top_score"]}', "", "missing"])
+def test_a_missing_or_damaged_critic_file_means_fixed_k_with_a_notice(tmp_path: Path, embedder, content: str) -> None:
+    weights = tmp_path / "critic.json"
+    if content != "missing":
+        weights.write_text(content)
+    with pytest.raises(CriticWeightsError) as raised:
+        LogisticCritic.load(weights)
+    said = str(raised.value)
+    assert str(weights) in said and REFIT in said and said.count(". ") == 0  # one sentence naming the file and the refit command
+    critic = default_critic(weights)
+    assert isinstance(critic, FixedCritic) and critic.value == 1.0 and said in critic.notice
+    with Agent.open(tmp_path / "home", "demo", model="none", critic=critic, embedder=embedder) as agent:
+        agent.ingest(sample_path())
+        answer = agent.ask("Where does Maya live now?")
+    assert answer.rounds == 1 and answer.text and str(weights) in answer.notice and "fixed k" in answer.notice
+
+
+def test_weights_that_are_not_finite_or_of_the_wrong_shape_are_refused(tmp_path: Path) -> None:
+    shipped = json.loads(LogisticCritic.load.__func__.__globals__["resources"].files("hyperloom.agent").joinpath("critic.json").read_text())
+    for damage in (lambda d: d["heads"]["right"]["weights"].__setitem__(0, float("nan")), lambda d: d["heads"]["holds"]["mean"].pop(), lambda d: d.__setitem__("stop_on", "never")):
+        data = json.loads(json.dumps(shipped))
+        damage(data)
+        path = tmp_path / "critic.json"
+        path.write_text(json.dumps(data))
+        with pytest.raises(CriticWeightsError, match="refit them with"):
+            LogisticCritic.load(path)
+
+
+def test_refitting_on_too_few_questions_says_so_instead_of_writing_a_model() -> None:
+    rows = Rows()
+    for i in range(20):
+        rows.X.append(np.zeros(len(FEATURES)))
+        rows.right.append(i % 2)
+        rows.holds.append(i % 2)
+        rows.group.append("conv-a" if i < 10 else "conv-b")
+        rows.key.append(f"q{i}")
+        rows.round.append(1)
+        rows.code.append(0)
+        rows.f1.append(0.0)
+        rows.turns.append(7)
+        rows.recall.append(1.0)
+    with pytest.raises(PracticeError, match=f"Only 20 answerable practice questions from 2 conversation.*at least {MIN_QUESTIONS}"):
+        fit(rows, ["conv-a", "conv-b"])
+
+
+# -- practice questions -----------------------------------------------------------------------------------
+
+
+def conversation(*said: tuple[str, str]) -> Conversation:
+    turns = tuple(Turn(f"D1:{i}", text, who, "D1", "user", "2023-05-08T13:56:00") for i, (who, text) in enumerate(said, 1))
+    return Conversation("tiny", (Session("D1", "2023-05-08T13:56:00"),), turns)
+
+
+def test_practice_questions_ask_for_a_typed_part_of_a_turn() -> None:
+    tiny = conversation(
+        ("Melanie", "I finally bought a cello last week and I play it every evening."),
+        ("Caroline", "I went camping with my friend Jon in the mountains yesterday."),
+        ("Melanie", "I painted a sunrise over the lake because it reminded me of my childhood."),
+    )
+    made = questions(tiny, 40, random.Random(0), Forms.default())
+    assert made and all(p.question.endswith("?") and p.answer and p.gold for p in made)
+    by_form = {p.form: p for p in made}
+    assert "when" in by_form and any(p.answer in ("the week before 8 May 2023", "7 May 2023") for p in made if p.form == "when")
+    for p in made:
+        assert p.question.split()[0].lower() in ("what", "when", "which", "who", "where", "why", "how")
+        assert "I " not in p.question and " my " not in p.question  # first person made third
+    assert form_of("What kind of music does Melanie like?") == "focus" and form_of("Would Caroline be religious?") is None
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="LoCoMo dev is not in ../shared/datasets")
+def test_practice_questions_look_like_the_real_ones() -> None:
+    """Length, wh-word mix and lexical overlap with the source turn, practice (one conversation, forms of the
+    others) against that conversation's real questions (categories 1-4) and their evidence turns."""
+    from hyperloom.evals.datasets import locomo
+
+    units = locomo.load(DEV).units
+    unit = next(u for u in units if u.name == "conv-30")
+    forms = Forms.of((q.text, len(q.evidence)) for u in units if u.name != unit.name for q in u.questions if q.code != 5)
+    made = questions(unit.conversation, 120, random.Random(0), forms)
+    turns = {t.id: t.text for t in unit.conversation.turns}
+    names = {t.speaker for t in unit.conversation.turns}
+    practice = shape([(p.question, " ".join(turns[g] for g in p.gold)) for p in made], names)
+    real = shape([(q.text, " ".join(turns[e] for e in q.evidence)) for q in unit.questions if q.code in (1, 2, 3, 4) and q.evidence], names)
+    print(f"\npractice {practice}\nreal     {real}")
+    distance = practice.distance(real)
+    assert practice.questions >= 60
+    assert distance["length"] <= 2.5 and distance["overlap"] <= 0.12 and distance["wh"] <= 0.25, distance
+    assert 0.2 <= practice.overlap <= 0.55  # the old generator's questions were a few of the turn's own words: overlap ~0.9
