@@ -25,7 +25,9 @@ _BROAD = (
     ("title", ("publication", "movie", "show", "song", "musical_composition", "game", "work", "album", "written_communication", "broadcast", "work_of_art")),
     ("activity", ("activity", "act", "sport", "hobby", "diversion", "exercise", "recreation")),
 )
+_REASONS = {"reason", "reasons", "cause", "motivation", "purpose"}  # "what is X's reason for ...": a why question
 _GENERIC_FOCUS = {"thing", "things", "kind", "kinds", "type", "types", "sort", "sorts", "way", "ways", "something", "stuff", "one", "ones", "lot", "name"}
+_BE = {"is", "are", "was", "were"}
 _AUX = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "would", "will", "has", "have", "had", "should", "may", "might", "shall", "am"}
 _STOP = frozenset(
     "a an the of to in on at for with by from about as into and or but is are was were be been being do does did has have had "
@@ -51,6 +53,7 @@ class Analysis:
     words: frozenset[str]  # the question's content lemmas, lowercased
     verb: str | None  # the question's main content verb lemma
     named: tuple[str, ...]  # proper names the question mentions
+    wh_role: str | None = None  # the wh-word's dependency relation ("who teaches" -> nsubj, "what did X make" -> dobj)
 
     @property
     def label(self) -> str:
@@ -76,20 +79,27 @@ def analyse(question: str) -> Analysis:
     doc = spacy_pipeline()(text)
     lemmas = frozenset(t.lemma_.lower() for t in doc if t.is_alpha and t.lemma_.lower() not in _STOP) | content_words(text)
     named = tuple(dict.fromkeys(t.text for t in doc if t.pos_ == "PROPN" and t.is_alpha and t.text[0].isupper()))
-    focus_token = _focus(doc)
-    focus = focus_token.lemma_.lower() if focus_token is not None else None
+    focus_token, of_kind = _focus(doc)
+    focus = (focus_token.lower_ if focus_token.tag_ == "VBG" else focus_token.lemma_.lower()) if focus_token is not None else None  # "frosting"
     kind, classes = _type(text, doc, focus)
+    if of_kind and kind not in ("person", "place", "organisation", "class"):  # "what type of date": a kind of date, not a day
+        kind = "class"
     plural = focus_token is not None and focus_token.tag_ in ("NNS", "NNPS")
     is_list = kind not in ("date", "number", "duration", "yesno", "reason") and (plural or bool(_LIST_WORDS.search(text)) and kind in ("activity", "class", "text", "place", "title"))
     verb = next((t.lemma_.lower() for t in doc if t.pos_ == "VERB" and t.lemma_.lower() not in _AUX), None)
-    return Analysis(text, kind, is_list, focus, classes, lemmas, verb, named)
+    if verb is None:  # "What did John host ...?": the parser took the verb for a noun
+        verb = next((t.lemma_.lower() for t in doc if t.dep_ == "ROOT" and t.pos_ in ("NOUN", "VERB") and t.lower_ not in _AUX and t is not focus_token), None)
+    wh = next((t for t in doc if t.lower_ in ("what", "who", "whom", "which", "whose")), None)
+    wh_role = (wh.head.dep_ if wh.dep_ == "det" else wh.dep_) if wh is not None else None
+    return Analysis(text, kind, is_list, focus, classes, lemmas, verb, named, wh_role)
 
 
 def _focus(doc):
-    """The noun the wh-word asks about: "what instrument", "which pet", "what kind of music", "what is X's job"."""
+    """The noun the wh-word asks about ("what instrument", "which pet", "what kind of music", "what is X's job"),
+    and whether it came after "kind of" / "type of"."""
     tokens = [t for t in doc if not t.is_punct]
     if not tokens or tokens[0].lower_ not in ("what", "which", "whose") and not (len(tokens) > 1 and tokens[1].lower_ in ("what", "which")):
-        return None
+        return None, False
     start = 0 if tokens[0].lower_ in ("what", "which", "whose") else 1
     rest = tokens[start + 1 :]
     # what/which [adjectives] NOUN ...
@@ -100,21 +110,24 @@ def _focus(doc):
             t = _head_noun(t)
             if t.lower_ in _GENERIC_FOCUS:
                 nxt = [u for u in t.rights if u.dep_ == "prep"]
-                obj = [v for u in nxt for v in u.children if v.dep_ == "pobj" and v.pos_ == "NOUN"]
+                obj = [v for u in nxt for v in u.children if v.dep_ == "pobj" and (v.pos_ == "NOUN" or v.tag_ in ("VBG", "NN"))]
                 if obj and obj[0].lower_ not in _GENERIC_FOCUS:
-                    return obj[0]
+                    return obj[0], True
                 if t.lower_ in ("things", "ways", "kinds", "types"):
-                    return t
+                    return t, False
                 continue
-            return t
+            return t, False
         if t.pos_ not in ("ADJ", "DET", "NUM", "ADV") and t.dep_ != "amod":
             break
-    # what is/was [X's] NOUN: the attribute asked for
-    if rest and rest[0].lower_ in _AUX:
+    # what is/was [X's] NOUN: the attribute asked for — not "what did X find for her store", not "what was X's audition for"
+    stranded = tokens[-1].pos_ == "ADP" and not any(c.dep_ == "pobj" for c in tokens[-1].children)
+    if rest and rest[0].lower_ in _BE and not stranded:
         for t in rest[1:6]:
+            if t.pos_ in ("VERB", "AUX"):
+                break
             if t.pos_ == "NOUN" and t.dep_ in ("attr", "nsubj", "nsubjpass", "dobj", "ROOT", "appos", "compound") and t.lower_ not in _GENERIC_FOCUS:
-                return _head_noun(t)
-    return None
+                return _head_noun(t), False
+    return None, False
 
 
 def _head_noun(token):
@@ -156,12 +169,15 @@ def _type(text: str, doc, focus: str | None) -> tuple[str, tuple[int, ...]]:
 
 
 def _focus_type(focus: str) -> tuple[str, tuple[int, ...]]:
+    if focus in _REASONS:
+        return "reason", ()
     net = wordnet()
     senses = net.synsets(focus)[:2]
     if not senses:
         return "class", ()
-    if any(net.ancestors(s) & broad_classes("place") for s in senses):  # "country": a nation (first sense) or its land
-        return "place", tuple(senses)
+    first = net.ancestors(senses[0])
+    if first & broad_classes("place") or first & broad_classes("organisation") and any(net.ancestors(s) & broad_classes("place") for s in senses):
+        return "place", tuple(senses)  # "country": a nation (first sense) or its land; not "goal" (second sense: a place on a field)
     for kind, _ in _BROAD:
         if net.ancestors(senses[0]) & broad_classes(kind):
             return kind, tuple(senses)

@@ -8,9 +8,12 @@
    bound). Both are cached as JSON under --cache, so a refit does not ingest again.
 2. Candidates: the reader's own candidate spans of that evidence, each labelled by its official
    LoCoMo F1 against the gold answer.
-3. Ranking: a logistic regression over the reader's features. For each conversation a model is
-   fitted on the other conversations and scores the held-out one (leave-one-conversation-out);
-   the list-joining ratio and the abstention threshold are chosen inside each fold too.
+3. Ranking: a linear model over the reader's features, fitted listwise (a softmax over each
+   question's candidates whose target is F1 ** POWER) and calibrated to a probability, or
+   pointwise (`--objective pointwise`: a logistic regression on F1 >= 0.5). For each
+   conversation a model is fitted on the other conversations and scores the held-out one
+   (leave-one-conversation-out); the list-joining ratio and the abstention threshold are chosen
+   inside each fold too. The evidence sentences' parses are cached on disk (spaCy DocBin).
 4. The shipped weights are fitted on every conversation, recording which ones.
 """
 
@@ -100,15 +103,45 @@ def examples(records: list[dict], source: str, cache: Path = CACHE) -> list[Exam
     import hashlib
     import pickle
 
-    from hyperloom.agent import question, reader
+    from hyperloom import agent
 
-    code = hashlib.sha256(Path(reader.__file__).read_bytes() + Path(question.__file__).read_bytes()).hexdigest()[:12]
+    code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(agent.__file__).parent.glob("*.py")) if p.name.startswith(("reader", "question")))).hexdigest()[:12]
     path = cache / f"examples-{source}-{code}-{len(records)}.pickle"
     if path.exists():
         return pickle.loads(path.read_bytes())
+    preparse(records, source, cache)
     out = _examples(records, source)
     path.write_bytes(pickle.dumps(out))
     return out
+
+
+def preparse(records: list[dict], source: str, cache: Path) -> None:
+    """Parse every evidence sentence once and keep the parses on disk (spaCy DocBin), so that a refit does not parse again."""
+    from spacy.tokens import DocBin
+
+    from hyperloom.agent import reader_evidence
+    from hyperloom.agent.nlp import spacy_pipeline
+    from hyperloom.retrieval.spans import sentences
+
+    nlp = spacy_pipeline()
+    reader_evidence.DOC_CACHE = 10**7
+    path = cache / f"sentences-{nlp.meta['name']}-{nlp.meta['version']}.spacy"
+    known: dict[str, object] = {}
+    if path.exists():
+        known = {d.text: d for d in DocBin().from_bytes(path.read_bytes()).get_docs(nlp.vocab)}
+    wanted = set()
+    for r in records:
+        for h in r[source][: reader_evidence.LOOK]:
+            text = (h["text"] or "")[: reader_evidence.MAX_CHARS]
+            if text.strip():
+                wanted.update(text[s : min(e, s + reader_evidence.MAX_SENTENCE)] for s, e in sentences(text))
+    missing = sorted(wanted - set(known))
+    if missing:
+        started = time.perf_counter()
+        known.update(zip(missing, nlp.pipe(missing, batch_size=64)))
+        path.write_bytes(DocBin(docs=list(known.values())).to_bytes())
+        print(f"parsed {len(missing)} evidence sentences in {time.perf_counter() - started:.0f} s", flush=True)
+    reader_evidence.remember(known.items())
 
 
 def _examples(records: list[dict], source: str) -> list[Example]:
@@ -122,7 +155,7 @@ def _examples(records: list[dict], source: str) -> list[Example]:
         analysis = analyse(r["question"])
         hits = [hit_from_dict(h) for h in r[source]]
         found = candidates(analysis, hits) if analysis.words else []
-        X = np.stack([c.features for c in found]) if found else np.zeros((0, len(feature_names())))
+        X = np.stack([c.features for c in found]) if found else np.zeros((0, len(feature_names())), dtype=np.float32)
         f1 = np.array([locomo_f1(c.text, r["answer"], r["code"]) for c in found]) if r["code"] != 5 and r["answer"] is not None else np.zeros(len(found))
         out.append(Example(r, analysis, hits, found, X, f1))
     return out
@@ -134,18 +167,62 @@ CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 
 GOOD = 0.5  # a candidate is a positive example when its F1 reaches this
 
 
-def fit_ranker(train: list[Example], columns: np.ndarray | None = None, C: float = 0.3):
-    from sklearn.linear_model import LogisticRegression
+OBJECTIVE = "listwise"  # or "pointwise": a logistic regression on F1 >= GOOD per candidate
+L2 = 1.0  # listwise: the weights' squared norm costs L2 / 2 per 100 questions
+POWER = 6.0  # listwise: a question's target spreads over its candidates as F1 ** POWER
 
+
+def fit_ranker(train: list[Example], columns: np.ndarray | None = None, C: float = 0.3):
     rows = [e for e in train if e.record["code"] != 5 and len(e.found)]
-    X = np.concatenate([e.X for e in rows])
-    y = np.concatenate([e.f1 >= GOOD for e in rows]).astype(int)
+    X = np.concatenate([e.X for e in rows]).astype(float)
     if columns is not None:
         X = X * columns
     mean, scale = X.mean(0), X.std(0)
     scale[scale < 1e-9] = 1.0
-    model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit((X - mean) / scale, y)
-    return model.coef_[0], float(model.intercept_[0]), mean, scale
+    Z = (X - mean) / scale
+    y = np.concatenate([e.f1 >= GOOD for e in rows]).astype(int)
+    if OBJECTIVE == "pointwise":
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(Z, y)
+        return model.coef_[0], float(model.intercept_[0]), mean, scale
+    w = listwise(Z, [e.f1 for e in rows])
+    a, b = calibrate(Z @ w, y)
+    return w * a, b, mean, scale
+
+
+def listwise(Z: np.ndarray, f1s: list[np.ndarray]) -> np.ndarray:
+    """Weights of a softmax over each question's candidates (a conditional logit), fitted to put the question's
+    probability mass on its best candidates: the target is F1 ** POWER, normalised per question."""
+    from scipy.optimize import minimize
+
+    keep = np.concatenate([np.full(len(f), f.max() > 0) for f in f1s])
+    Z = Z[keep]
+    f1s = [f for f in f1s if f.max() > 0]
+    sizes = np.array([len(f) for f in f1s])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    owner = np.repeat(np.arange(len(f1s)), sizes)
+    target = np.concatenate([f**POWER / (f**POWER).sum() for f in f1s])
+    n, penalty = len(f1s), L2 * len(f1s) / 100
+
+    def loss(w):
+        s = Z @ w
+        top = np.maximum.reduceat(s, starts)
+        e = np.exp(s - top[owner])
+        total = np.add.reduceat(e, starts)
+        lse = top + np.log(total)
+        p = e / total[owner]
+        return (-(target * (s - lse[owner])).sum() + penalty * (w @ w) / 2) / n, (Z.T @ (p - target) + penalty * w) / n
+
+    return minimize(loss, np.zeros(Z.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 1000}).x
+
+
+def calibrate(s: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Scale and bias that make sigmoid(a * s + b) the chance that a candidate reaches F1 >= GOOD."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=100.0, max_iter=1000).fit(s[:, None], y)
+    return float(model.coef_[0][0]), float(model.intercept_[0])
 
 
 def probabilities(model, e: Example, columns=None) -> np.ndarray:
@@ -324,12 +401,12 @@ def run(records: list[dict], out: Path | None, ablate: bool = True) -> None:
 
 
 GROUPS = {
-    "type features (type_fit, crosses)": lambda n: n == "type_fit" or "*" in n,
-    "WordNet features": lambda n: n in ("class_match", "class_parent_match", "wn_person", "wn_place", "wn_activity", "wn_time") or (n == "type_fit"),
-    "dependency features": lambda n: n.startswith("dep_") or n in ("head_in_question", "verb_match"),
-    "proximity to question words": lambda n: n in ("q_overlap", "distance", "no_question_word", "repeat"),
+    "type features (type_fit, crosses)": lambda n: n == "type_fit" or "*" in n or n in ("sentence_fits", "turn_fits", "fit_share"),
+    "WordNet features": lambda n: n in ("class_match", "class_parent_match", "wn_person", "wn_place", "wn_activity", "wn_time", "sentence_class", "class*s_match"),
+    "dependency features": lambda n: n.startswith("dep_") or "*dep_" in n or n in ("head_in_question", "verb_match", "gov_in_question", "tree", "same_role", "naming", "naming_match", "named_link"),
+    "question words (match, window)": lambda n: n in ("q_overlap", "s_match", "s_match_gap", "s_is_best", "cheap", "turn_match", "prev_match", "next_match", "window", "distance", "no_question_word", "repeat", "right_of_match"),
     "speaker features": lambda n: n in ("speaker_named", "is_speaker", "is_named", "first_person_named"),
-    "retrieval rank and score": lambda n: n in ("rank_inverse", "relative_score", "in_best"),
+    "retrieval rank and score": lambda n: n in ("rank_inverse", "relative_score", "in_best", "near_best", "fit*rank"),
 }
 
 
@@ -365,17 +442,46 @@ def write(exs, held, preds, X, y, out: Path) -> None:
     print(f"\nwrote {out}: list ratio {ratio}, abstention threshold {threshold}, trained on {', '.join(units)}")
 
 
+def latency(records: list[dict], n: int = 200) -> None:
+    """p50/p95 of `read` per question on the dev evidence: cold (nothing parsed yet) and as a conversation goes on
+    (the sentences earlier questions parsed are cached, as in one agent process)."""
+    from hyperloom.agent import reader_evidence
+    from hyperloom.agent.reader import read
+    from hyperloom.agent.state import hit_from_dict
+
+    read("warm up", [hit_from_dict(records[0]["hits"][0])])
+    picked = [r for r in records if r["code"] != 5][:: max(1, len(records) // n)][:n]
+    for label, clear in (("cold", True), ("one process", False)):
+        reader_evidence._docs.clear()
+        took, cpu = [], []
+        for r in picked:
+            if clear:
+                reader_evidence._docs.clear()
+            hits = [hit_from_dict(h) for h in sorted(r["hits"], key=lambda h: -h["score"])]
+            started, started_cpu = time.perf_counter(), time.process_time()
+            read(r["question"], hits, now=r["now"])
+            took.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+        print(f"read, {label}: wall p50 {np.percentile(took, 50):.1f} ms, p95 {np.percentile(took, 95):.1f} ms; "
+              f"CPU p50 {np.percentile(cpu, 50):.1f} ms, p95 {np.percentile(cpu, 95):.1f} ms over {len(took)} questions", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=None, help="where to write the fitted weights (agent/reader.json)")
     parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument("--latency", action="store_true", help="only time `read` on the dev evidence")
     parser.add_argument("--no-ablations", action="store_true", help="skip the per-feature-group refits (36 more fits)")
+    parser.add_argument("--objective", choices=("listwise", "pointwise"), default=OBJECTIVE, help="the ranking model's training objective")
     args = parser.parse_args()
+    globals()["OBJECTIVE"] = args.objective
     records = collect(args.dataset, args.cache)
     if args.collect_only:
         return
+    if args.latency:
+        return latency(records)
     run(records, args.out, not args.no_ablations)
 
 

@@ -126,3 +126,39 @@ def test_spans_cite_hits_by_their_turn_ids() -> None:
     other = hit("The fig tree finally outgrew its pot.", question, turn_id="s1:4", score=0.5)
     reading = read(question, [hit(CELLO, question), other])
     assert reading.citations and all(isinstance(s, Span) and s.turn_id == "s1:6" for s in reading.citations)
+
+
+# -- the demo conversation, asked through the real agent ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_agent(tmp_path_factory, embedder):
+    from hyperloom import Agent
+    from hyperloom.agent.critic import FixedCritic
+    from hyperloom.samples import sample_path
+
+    with Agent.open(tmp_path_factory.mktemp("reader-demo") / "home", "demo", model="reader", memory="structured", critic=FixedCritic(1.0), embedder=embedder) as agent:
+        agent.ingest(sample_path())
+        yield agent
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What instrument is Jonas learning?", "cello"),
+        ("Who teaches Jonas?", "Ines"),  # "a teacher called Ines": the teacher, not the composer of the piece he played
+        ("Where does Maya live now?", "Porto"),  # she moved from Lisbon to Porto
+        ("When did Jonas run his first 10k race?", "13 April 2024"),  # "yesterday", said on 14 April 2024
+    ],
+)
+def test_the_demo_questions_are_answered_by_the_agent(demo_agent, question: str, expected: str) -> None:
+    answer = demo_agent.ask(question)
+    assert answer.text == expected
+    assert answer.citations and all(demo_agent.turn(c.turn_id).text[c.start : c.end] == c.quote for c in answer.citations)
+
+
+def test_who_is_a_named_pet_is_answered_about_the_pet(demo_agent) -> None:
+    """Pixel is Maya's cat: the answer says so, quoted from where she told it, instead of abstaining."""
+    answer = demo_agent.ask("Who is Pixel?")
+    assert answer.text != NO_ANSWER and "cat" in answer.text or "rescue" in answer.text
+    assert all("Pixel" in demo_agent.turn(c.turn_id).text for c in answer.citations)
