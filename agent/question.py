@@ -39,6 +39,8 @@ _DO = re.compile(r"^\s*what (?:does|did|do|is|was|are|were|has|had|have) \S+(?: 
 _TITLE = re.compile(r"\b(books?|novels?|movies?|films?|games?|songs?|shows?|series|albums?|titles?|paintings?|poems?|bands?|artists?)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b(name|called|named)\b", re.IGNORECASE)
 _LIST_WORDS = re.compile(r"\b(both|all|ever|items|things|activities|ways|kinds|types)\b", re.IGNORECASE)
+# "What has John cooked?", "Where has Maria made friends?": what happened over time, usually several things
+_SO_FAR = re.compile(r"^\s*(what|where|who|which \w+) (has|have) \w+", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,8 @@ def analyse(question: str) -> Analysis:
     if of_kind and kind not in ("person", "place", "organisation", "class"):  # "what type of date": a kind of date, not a day
         kind = "class"
     plural = focus_token is not None and focus_token.tag_ in ("NNS", "NNPS")
-    is_list = kind not in ("date", "number", "duration", "yesno", "reason") and (plural or bool(_LIST_WORDS.search(text)) and kind in ("activity", "class", "text", "place", "title"))
+    listed = bool(_LIST_WORDS.search(text) or _SO_FAR.match(text))
+    is_list = kind not in ("date", "number", "duration", "yesno", "reason") and (plural or listed and kind in ("activity", "class", "text", "place", "title", "person", "manner"))
     verb = next((t.lemma_.lower() for t in doc if t.pos_ == "VERB" and t.lemma_.lower() not in _AUX), None)
     if verb is None:  # "What did John host ...?": the parser took the verb for a noun
         verb = next((t.lemma_.lower() for t in doc if t.dep_ == "ROOT" and t.pos_ in ("NOUN", "VERB") and t.lower_ not in _AUX and t is not focus_token), None)

@@ -233,14 +233,10 @@ def probabilities(model, e: Example, columns=None) -> np.ndarray:
 
 
 def answer(e: Example, scores: np.ndarray, ratio: float) -> str:
-    from hyperloom.agent.reader import NO_ANSWER, pick  # noqa: F401
+    from hyperloom.agent.reader import NO_ANSWER, pick
 
     if not len(e.found):
         return NO_ANSWER
-    from hyperloom.agent.reader import dated_in_best_spans
-
-    if said := dated_in_best_spans(e.analysis, e.hits, e.found):
-        return said.text
     order = np.argsort(-scores, kind="stable")
     return ", ".join(c.text for c in pick(e.analysis, e.found, scores, order, ratio))
 
@@ -253,7 +249,7 @@ def score(e: Example, prediction: str) -> float:
     return locomo_f1(prediction, e.record["answer"], e.record["code"])
 
 
-RATIOS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
+RATIOS = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
 
 
 def choose_ratio(train: list[Example], scores: dict[str, np.ndarray]) -> float:
