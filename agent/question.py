@@ -78,7 +78,7 @@ def analyse(question: str) -> Analysis:
     text = " ".join(question.split())[:1000]  # the type is in the first words; a 10,000-character question is cut
     if not words(text):
         return Analysis(text, "text", False, None, (), frozenset(), None, ())
-    doc = spacy_pipeline()(text)
+    doc = next(spacy_pipeline().pipe([text], disable=["ner"]))  # names are read off the tags; the recogniser is half the time
     lemmas = frozenset(t.lemma_.lower() for t in doc if t.is_alpha and t.lemma_.lower() not in _STOP) | content_words(text)
     named = tuple(dict.fromkeys(t.text for t in doc if t.pos_ == "PROPN" and t.is_alpha and t.text[0].isupper()))
     focus_token, of_kind = _focus(doc)

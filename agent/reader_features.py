@@ -63,6 +63,7 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word.lower())
 
 
+@lru_cache(maxsize=65536)
 def _matches(key: str, wanted: frozenset[str]) -> str | None:
     if key in wanted:
         return key
