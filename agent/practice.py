@@ -695,16 +695,21 @@ BUDGET = 10.0  # mean evidence turns the stopping threshold is chosen for
 
 
 def fit_head(rows_: Rows, label: str):
-    """A logistic regression for one label over standardised features (uncalibrated: Platt's (1, 0))."""
+    """A logistic regression for one label over standardised features (uncalibrated: Platt's (1, 0));
+    P(holds) reads only critic.HOLDS_FEATURES (the others get weight 0)."""
     from sklearn.linear_model import LogisticRegression
 
-    from hyperloom.agent.critic import Head
+    from hyperloom.agent.critic import FEATURES, HOLDS_FEATURES, Head
 
+    used = np.array([label != "holds" or f in HOLDS_FEATURES for f in FEATURES])
     X, y = rows_.array("X"), rows_.array(label)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    model = LogisticRegression(C=C, max_iter=3000).fit((X - mean) / scale, y)
-    return Head(model.coef_[0], float(model.intercept_[0]), mean, scale)
+    mean[~used], scale[~used] = 0.0, 1.0
+    model = LogisticRegression(C=C, max_iter=3000).fit(((X - mean) / scale)[:, used], y)
+    weights = np.zeros(len(FEATURES))
+    weights[used] = model.coef_[0]
+    return Head(weights, float(model.intercept_[0]), mean, scale)
 
 
 def held_out_logits(rows_: Rows, label: str) -> np.ndarray:

@@ -12,6 +12,7 @@ and weights, so a new reader is read again.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import pickle
 import random
@@ -73,11 +74,12 @@ def collect(unit, items: Sequence[Practice], tag: str, first_k: int, more_k: int
 
 def reader_version() -> str:
     """The reader's code and weights: signals cached under another version are read again."""
-    from hyperloom.agent import question, reader
+    from hyperloom.agent import critic, question, reader
 
     files = [Path(reader.__file__), Path(question.__file__), Path(reader.__file__).with_name("reader.json")]
     files += sorted(Path(reader.__file__).parent.glob("reader_*.py"))
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
+    blob = b"".join(f.read_bytes() for f in files) + inspect.getsource(critic._read_signals).encode()  # the critic's mirror of reader.read too
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 def signals_of(records: list[dict], tag: str, cache: Path = CACHE) -> dict:

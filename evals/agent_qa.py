@@ -54,6 +54,7 @@ def ask_agent(agent, question: Question, now: str | None) -> dict:
     elapsed = (time.perf_counter() - started) * 1000
     rounds = answer.trace.rounds
     evidence = [h.turn_id for h in answer.evidence]
+    last = rounds[-1] if rounds else None
     first = [turn_id for turn_id, _ in rounds[0].hits] if rounds else []
     gold = list(question.evidence)
     return {
@@ -63,6 +64,11 @@ def ask_agent(agent, question: Question, now: str | None) -> dict:
         "quotes_verified": verified(agent, answer.citations),
         "rounds": len(rounds),
         "probabilities": [round(r.probability, 4) for r in rounds],
+        # The reading critic's verdict on each round (None until Round carries it; agent/critic.py Verdict.record)
+        "p_right": [getattr(r, "p_right", None) for r in rounds],
+        "p_holds": [getattr(r, "p_holds", None) for r in rounds],
+        "confidence": getattr(answer, "confidence", None) or getattr(last, "confidence", None),
+        "critic_abstains": getattr(last, "abstain", None),
         "round_kinds": [r.kind for r in rounds],
         "round_hits": [[turn_id for turn_id, _ in r.hits] for r in rounds],
         "evidence": evidence,
@@ -74,7 +80,26 @@ def ask_agent(agent, question: Question, now: str | None) -> dict:
         "usage": {"calls": answer.usage.calls, "prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens, "dollars": answer.usage.cost},
         "model": answer.model,
         "notice": answer.notice,
+        **fixed_reading(agent, question),
     }
+
+
+FIXED_K = 10  # adaptive retrieval is compared with the reader reading a fixed top-10 (issue 16)
+
+
+def fixed_reading(agent, question: Question) -> dict:
+    """With the reader answering: its answer from a fixed top-10 of the question's ranking, to set beside the adaptive one."""
+    if agent.config.model != "reader":
+        return {}
+    from hyperloom.agent.reader import read
+
+    try:
+        reading = read(question.text, agent.search(question.text, FIXED_K))
+    except Exception:  # noqa: BLE001 — the reader's own failure is reported by its answers; this comparison is left out
+        return {}
+    from hyperloom.evals.qa import score_answer
+
+    return {"fixed_prediction": reading.text, "fixed_k": FIXED_K, "fixed_f1": score_answer(question, reading.text)["f1"]}
 
 
 def verified(agent, citations: Sequence) -> bool:

@@ -119,6 +119,7 @@ def _agent_section(r: dict) -> str:
             ["mean evidence turns", _fmt(critic["mean_evidence_turns"])],
             ["first-round evidence recall", _fmt(critic["first_round_recall"])],
             ["adaptive evidence recall (all rounds)", _fmt(critic["adaptive_recall"])],
+            *_reading_critic_rows(critic),
         ]
         if r.get("quotes"):
             q = r["quotes"]
@@ -137,6 +138,25 @@ def _agent_section(r: dict) -> str:
         parts.append(f"Answering cost: {cost['calls']} LLM calls, {cost['prompt_tokens']} prompt and {cost['completion_tokens']} completion tokens, "
                      f"${cost['dollars']:.4f} (per question: {per['calls']:.2f} calls, {per['prompt_tokens']:.0f} + {per['completion_tokens']:.0f} tokens, ${per['dollars']:.5f}).")
     return "\n\n".join(parts)
+
+
+def _reading_critic_rows(critic: dict) -> list[list[object]]:
+    """AUROC and calibration of both labels, the confidence words, adaptive vs fixed k (the reading critic, issue 16)."""
+    rows = []
+    for label, what in (("holds", "P(holds), round 1, vs its evidence holding every gold turn"), ("right", "P(right), last round, vs the answer's F1 >= 0.5")):
+        if critic.get(label):
+            c = critic[label]
+            rows.append([f"{what}: AUROC / ECE / questions", f"{_fmt(c['auroc'])} / {_fmt(c['calibration']['ece'])} / {c['questions']}"])
+    if critic.get("confidence"):
+        rows.append(["confidence words: answers (share right)", ", ".join(f"{w} {v['answers']} ({_fmt(v['right'])})" for w, v in sorted(critic["confidence"].items()))])
+    versus = critic.get("adaptive_vs_fixed") or {}
+    adaptive, fixed = versus.get("adaptive") or {}, versus.get("fixed_recall") or {}
+    if adaptive.get("recall") is not None and fixed:
+        rows.append(["adaptive: mean turns / recall / F1", f"{_fmt(adaptive['turns'])} / {_fmt(adaptive['recall'])} / {_fmt(adaptive['f1'])}"])
+        rows.append(["fixed top-k evidence recall", ", ".join(f"@{k} {_fmt(v)}" for k, v in fixed.items())])
+    if f1 := versus.get("fixed_f1"):
+        rows.append([f"reader F1: adaptive / fixed top-{f1['k']} ({f1['questions']} questions)", f"{_fmt(f1['adaptive_f1'])} / {_fmt(f1['f1'])}"])
+    return rows
 
 
 def judge_cell(scores: dict, column: str) -> float | None:

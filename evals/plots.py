@@ -99,6 +99,24 @@ def write_plots(report: dict, records: list[dict], out: Path) -> list[Path]:
     paths = [recall_curves(report, out / "recall_at_k.png"), latency_histogram(records, out / "latency.png")]
     if report.get("critic"):
         paths += [rounds_recall(report, out / "rounds_recall.png"), stage_latency(records, out / "stage_latency.png")]
+        paths += critic_plots(report["critic"], out)
+    return paths
+
+
+def critic_plots(critic: dict, out: Path) -> list[Path]:
+    """The reading critic's reliability diagram, and adaptive against fixed-k evidence recall (and reader F1, when measured)."""
+    paths = []
+    curves = {f"P({label})": critic[label]["calibration"] for label in ("holds", "right") if critic.get(label)}
+    if curves:
+        paths.append(reliability(curves, out / "critic_reliability.png", "Critic calibration: P(holds) round 1, P(right) last round"))
+    versus = critic.get("adaptive_vs_fixed") or {}
+    adaptive, fixed = versus.get("adaptive") or {}, versus.get("fixed_recall") or {}
+    if adaptive.get("recall") is not None and fixed:
+        point = {f"adaptive ({adaptive['turns']:.1f} turns)": (adaptive["turns"], adaptive["recall"])}
+        paths.append(adaptive_curve({int(k): v for k, v in fixed.items()}, {}, out / "adaptive_vs_fixed.png", "evidence recall", point))
+    if (f1 := versus.get("fixed_f1")) and adaptive.get("turns") is not None:
+        point = {f"adaptive ({adaptive['turns']:.1f} turns)": (adaptive["turns"], f1["adaptive_f1"]), f"fixed top-{f1['k']}": (float(f1["k"]), f1["f1"])}
+        paths.append(adaptive_curve({}, {}, out / "adaptive_vs_fixed_f1.png", "reader F1", point))
     return paths
 
 

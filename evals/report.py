@@ -62,6 +62,7 @@ def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manif
             # questions ask about what was never said, so "the evidence holds the answer" means little there.
             scored = [r for r in agent if r["excluded"] is None]
             report["critic"] = critic_summary(scored, [ingests[u.name] for u in units if u.name in ingests])
+            report["critic"]["adaptive_vs_fixed"] = adaptive_vs_fixed(report, scored)
             report["quotes_verified"] = quotes_summary(agent)["share"]
             report["quotes"] = quotes_summary(agent)
     return report
@@ -112,8 +113,45 @@ def critic_summary(done: Sequence[dict], ingests: Sequence[dict]) -> dict:
         "adaptive_recall": mean(r["adaptive_recall"] for r in done if r.get("adaptive_recall") is not None),
         "first_round_recall": mean(r["first_round_recall"] for r in done if r.get("first_round_recall") is not None),
         "recall_by_rounds": recall_by_rounds(done),
+        **reading_critic(done),
     }
     return out
+
+
+RIGHT = 0.5  # an answer with F1 at least this is right (the critic's label, SIM-RAG's way)
+
+
+def reading_critic(done: Sequence[dict]) -> dict:
+    """What the reading critic adds: AUROC and calibration of P(holds) (first round vs its evidence holding the gold)
+    and of P(right) (the last round's vs the answer's F1 >= RIGHT), the confidence words, and adaptive vs fixed k."""
+    holds = [(int(r["critic_label"]), r["p_holds"][0]) for r in done if r.get("critic_label") is not None and (r.get("p_holds") or [None])[0] is not None]
+    right = [(int(_f1(r) >= RIGHT), r["p_right"][-1]) for r in done if _f1(r) is not None and (r.get("p_right") or [None])[-1] is not None]
+    out: dict = {}
+    if holds:
+        out["holds"] = {"questions": len(holds), "auroc": auroc(*zip(*holds)), "calibration": calibration(*zip(*holds))}
+    if right:
+        out["right"] = {"questions": len(right), "auroc": auroc(*zip(*right)), "calibration": calibration(*zip(*right))}
+    words = Counter(r["confidence"] for r in done if r.get("confidence"))
+    if words:
+        out["confidence"] = {w: {"answers": n, "right": mean(float(_f1(r) >= RIGHT) for r in done if r.get("confidence") == w and _f1(r) is not None)} for w, n in words.items()}
+    fixed = [r for r in done if r.get("fixed_f1") is not None and _f1(r) is not None]
+    if fixed:
+        out["fixed"] = {"k": fixed[0]["fixed_k"], "questions": len(fixed), "f1": mean(r["fixed_f1"] for r in fixed), "adaptive_f1": mean(_f1(r) for r in fixed)}
+    return out
+
+
+def adaptive_vs_fixed(report: dict, done: Sequence[dict]) -> dict:
+    """The agent's adaptive evidence (mean turns, recall, F1) beside fixed top-k recall of the same questions' search."""
+    critic = report["critic"]
+    return {
+        "adaptive": {"turns": critic["mean_evidence_turns"], "recall": critic["adaptive_recall"], "f1": mean(_f1(r) for r in done if _f1(r) is not None)},
+        "fixed_recall": {k: v for k, v in (report["retrieval"].get("recall@k") or {}).items() if v is not None},
+        "fixed_f1": critic.get("fixed"),
+    }
+
+
+def _f1(record: dict) -> float | None:
+    return (record.get("qa") or {}).get("f1")
 
 
 def discrimination(done: Sequence[dict], threshold: float | None) -> dict:

@@ -211,3 +211,35 @@ def test_cli_qa_with_the_shipped_critic(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["complete"] and report["critic"]["kind"] == "LogisticCritic" and report["qa"]["questions"] == 8
     assert "critic LogisticCritic" in result.stdout and "F1" in result.stdout and not (tmp_path / "h").exists()
+
+
+def test_the_reading_critic_is_reported_by_hand(tmp_path: Path) -> None:
+    """P(holds) of the first round and P(right) of the last, against their labels; confidence words; the plots."""
+    from hyperloom.evals.plots import critic_plots
+    from hyperloom.evals.report import adaptive_vs_fixed, calibration
+
+    rows = [
+        {"unit": "conv-a", "critic_label": label, "probabilities": [ph], "p_holds": [ph], "p_right": [0.1, pr], "qa": {"f1": f1}, "confidence": word,
+         "rounds": 2, "evidence_turns": 12, "adaptive_recall": 1.0, "first_round_recall": 1.0, "fixed_f1": 0.5, "fixed_k": 10}
+        for label, ph, pr, f1, word in [(True, 0.9, 0.8, 1.0, "sure"), (False, 0.3, 0.2, 0.0, "unsure"), (True, 0.7, 0.6, 0.0, "sure"), (False, 0.6, 0.4, 0.5, "likely")]
+    ]
+    summary = critic_summary(rows, [{"critic": {"kind": "LogisticCritic", "threshold": 0.5, "trained_on": []}}])
+    assert summary["holds"]["auroc"] == 1.0 and summary["holds"]["questions"] == 4
+    assert summary["right"]["auroc"] == 0.75  # right: 0.8 and 0.4 (F1 1.0, 0.5) over wrong: 0.2 and 0.6; 3 of 4 pairs in order
+    assert summary["confidence"] == {"sure": {"answers": 2, "right": 0.5}, "unsure": {"answers": 1, "right": 0.0}, "likely": {"answers": 1, "right": 1.0}}
+    assert summary["fixed"] == {"k": 10, "questions": 4, "f1": 0.5, "adaptive_f1": 0.375}
+    cal = calibration([1, 0, 1, 0], [0.9, 0.3, 0.7, 0.6])
+    assert cal["ece"] == pytest.approx((abs(0.9 - 1) + abs(0.3 - 0) + abs(0.7 - 1) + abs(0.6 - 0)) / 4)  # one question per bin
+    report = {"critic": summary, "retrieval": {"recall@k": {"1": 0.5, "5": 0.8, "10": 0.9}}}
+    summary["adaptive_vs_fixed"] = adaptive_vs_fixed(report, rows)
+    assert summary["adaptive_vs_fixed"]["adaptive"] == {"turns": 12.0, "recall": 1.0, "f1": 0.375}
+    written = {p.name for p in critic_plots(summary, tmp_path)}
+    assert written == {"critic_reliability.png", "adaptive_vs_fixed.png", "adaptive_vs_fixed_f1.png"}
+
+
+def test_qa_with_the_reader_compares_adaptive_with_fixed_top_10(tmp_path: Path) -> None:
+    config = Config(home=tmp_path / "unused-home", model="reader")
+    report = run_eval(two(tmp_path), RunOptions(mode="qa", ks=(1, 5, 10), config=config), tmp_path / "out")
+    versus = report["critic"]["adaptive_vs_fixed"]
+    assert versus["fixed_f1"]["k"] == 10 and versus["fixed_f1"]["questions"] == 8 and set(versus["fixed_recall"]) == {"1", "5", "10"}
+    assert "adaptive_vs_fixed.png" in report["plots"] and "reader F1: adaptive / fixed top-10" in (tmp_path / "out" / "report.md").read_text()
