@@ -132,12 +132,19 @@ def dated_in_best_spans(analysis: Analysis, hits: Sequence[Hit], found: Sequence
     return None
 
 
+_DESCRIBES = feature_names().index("describes")
+
+
 def pick(analysis: Analysis, found: Sequence[Candidate], scores: np.ndarray, order: np.ndarray, ratio: float) -> list[Candidate]:
     """The best candidate; for a list question also the next ones scoring at least `ratio` of it, one per sentence, none overlapping."""
     if analysis.answer_type == "date":  # a when question is answered with a date when the evidence resolves one
         dated = [i for i in order if found[i].kind in ("date", "date_turn")]
         if dated:
             return [found[dated[0]]]
+    if analysis.answer_type == "description":  # "who is Pixel?": what the evidence calls Pixel, when it calls it anything
+        said = [i for i in order if found[i].features[_DESCRIBES] > 0]
+        if said:
+            return [found[said[0]]]
     chosen = [found[order[0]]]
     if not analysis.is_list or found[order[0]].kind == "sentence":
         return chosen

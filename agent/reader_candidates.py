@@ -137,6 +137,12 @@ def _name_kind(name: str) -> str:
 
 
 def _chunk_spans(doc):
+    for t in doc:  # "my sister Clara": the noun that says what the name is
+        if t.dep_ == "compound" and t.pos_ == "NOUN" and t.head.pos_ == "PROPN":
+            yield _trim(min(u.i for u in t.subtree), t.i + 1, doc) + ("noun", None)
+        if t.pos_ == "NOUN" and any(c.dep_ in ("acl", "relcl") and c.lemma_ in ("call", "name") for c in t.children):
+            left = min([t.i] + [c.i for c in t.lefts if c.dep_ in ("amod", "compound", "det", "poss", "nummod")])
+            yield _trim(left, t.i + 1, doc) + ("chunk", None)  # "a grey rescue called Pixel", parsed as an adverbial
     for chunk in doc.noun_chunks:
         start, end = _trim(chunk.start, chunk.end, doc)
         if end <= start:

@@ -33,7 +33,7 @@ FITS = {
 BASE = (
     "type_fit", "class_match", "class_parent_match", "wn_person", "wn_place", "wn_activity", "wn_time",
     "q_overlap", "s_match", "s_match_gap", "s_is_best", "cheap", "turn_match", "prev_match", "next_match", "same_role", "window", "right_of_match",
-    "distance", "tree", "no_question_word", "repeat", "head_in_question", "verb_match", "gov_in_question", "contains_focus", "named_link", "naming", "naming_match",
+    "distance", "tree", "no_question_word", "repeat", "head_in_question", "verb_match", "gov_in_question", "contains_focus", "named_link", "naming", "naming_match", "describes",
     "speaker_named", "is_speaker", "is_named", "first_person_named",
     "rank_inverse", "relative_score", "in_best", "near_best", "first_sentence", "is_question",
     "length", "single_token", "long", "propn", "plural", "support", "position", "capitalised", "numeric",
@@ -96,6 +96,8 @@ class Info:
     speaker_named: bool
     first_person: bool
     is_question: bool
+    describing: set[int]  # nouns that say what a name the question asks about is ("my sister Clara", "a cat ..., a grey rescue called Pixel")
+    describing_name: set[int]  # those names
 
 
 def scene(analysis: Analysis, found: Sequence, hits: Sequence[Hit]) -> Scene:
@@ -119,7 +121,26 @@ def passage_info(where: Scene, p) -> Info:
     return Info(
         p, matched, match, len(set(matched.values())) / max(1, len(wanted)), [_tree_distances(p.doc, i) for i in matched],
         first_name(p.hit.speaker) in where.named, any(t.lower_ in ("i", "my", "me", "we", "our") for t in p.doc), p.doc.text.rstrip().endswith("?"),
+        *_describing(p.doc, where.named),
     )
+
+
+def _describing(doc, named: set[str]) -> tuple[set[int], set[int]]:
+    nouns, names = set(), set()
+    for t in doc:
+        if t.lower_ not in named or t.pos_ != "PROPN":
+            continue
+        d = _named_as(t)
+        if d is None and t.dep_ in ("appos", "compound") and t.head.pos_ == "NOUN":
+            d = t.head  # "Clara, my sister"
+        if d is None:
+            d = next((c for c in t.children if c.dep_ in ("compound", "appos") and c.pos_ == "NOUN"), None)  # "my sister Clara"
+        if d is not None and d.dep_ == "appos" and d.head.pos_ == "NOUN":
+            d = d.head  # "a cat next week, a grey rescue called Pixel": the cat
+        if d is not None:
+            nouns.add(d.i)
+            names.add(t.i)
+    return nouns, names
 
 
 def _tree_distances(doc, source: int) -> np.ndarray:
@@ -167,6 +188,7 @@ def features(where: Scene, info: Info, tokens, kind: str) -> np.ndarray:
         float(root.head != root and _matches(stem(root.head.lemma_), wanted) is not None), float(a.verb is not None and governor is not None and stem(governor) == stem(a.verb)),
         float(governor is not None and _matches(stem(governor), wanted) is not None), float(a.focus is not None and any(t.lemma_.lower() == a.focus for t in tokens)), float(named_link),
         float(named_as is not None), float(named_as is not None and _matches(stem(named_as.lemma_), wanted) is not None or named_as is not None and a.focus == named_as.lemma_.lower()),
+        float(root.i in info.describing and not any(t.i in info.describing_name for t in tokens)),
         float(info.speaker_named), float(tokens.text.lower() in where.speakers or first_name(tokens.text) in where.speakers and root.pos_ == "PROPN"),
         float(any(t.text in a.named for t in tokens)), float(info.speaker_named and info.first_person),
         1.0 / (1 + p.rank), p.hit.score / where.top, float(p.in_best), float(p.near_best), float(p.index == 0), float(info.is_question),

@@ -64,3 +64,19 @@ def test_a_missing_package_is_named() -> None:
 )
 def test_question_types(question: str, label: str) -> None:
     assert analyse(question).label == label
+
+
+@pytest.mark.parametrize(
+    "question, label",
+    [
+        ("What did Gina find for her clothing store?", "text"),  # "what did X find": no attribute noun, not a place
+        ("What was Joanna's audition for?", "text"),  # a stranded preposition asks about its object
+        ("What did John host for the veterans?", "text"),  # "host" parsed as a noun is the verb, not a person
+        ("What type of date is Andrew going on?", "class:date"),  # a kind of date, not a day
+        ("What is Melanie's reason for getting into running?", "reason"),
+        ("What has John cooked?", "list:text"),  # what happened over time: usually several things
+        ("Who is Clara?", "description"),
+    ],
+)
+def test_question_focus_and_type(question: str, label: str) -> None:
+    assert analyse(question).label == label
