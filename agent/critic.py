@@ -96,14 +96,15 @@ FEATURES = (
 HEADS = ("right", "holds")
 # What P(holds) reads: the score shape, coverage, the kind of question, agreement across rounds, and the reader's
 # best score and answer mass. The reader's other signals are left to P(right): fitted on practice questions they
-# cost P(holds) AUROC on real ones 0.045 (LoCoMo dev LOCO, reader 0b0fa0d: 0.783 with every feature, 0.828 with these).
+# cost P(holds) AUROC on real ones 0.045 (LoCoMo dev LOCO, reader 0b0fa0d: 0.783 with every feature, 0.828 with these;
+# reader c730036: 0.834 with these).
 HOLDS_FEATURES = (
     "top_score", "score_gap", "score_entropy", "deep_gap", "deep_share", "list_question", "evidence_turns", "later_round",
     "names_covered", "focus_covered", "terms_covered", "best_hit_terms", "top_hit_terms", "one_session",
     "ask_list", "ask_yesno", "ask_open", "agrees", "changed", "read_score", "answer_mass",
 )
-# benchmarks/critic_curve.py, LoCoMo dev LOCO at the shipped threshold: abstaining also below P(right) 0.06 costs
-# categories 1-4 F1 0.006 and lifts adversarial F1 0.419 -> 0.438; 0.1 costs 0.013 for 0.474.
+# benchmarks/critic_curve.py, LoCoMo dev LOCO at the shipped threshold (reader c730036): abstaining also below P(right)
+# 0.06 costs categories 1-4 F1 0.007 (0.322 -> 0.315) and lifts adversarial F1 0.382 -> 0.426; 0.1 costs 0.017 for 0.522.
 ABSTAIN_BELOW = 0.06
 DEEP = 16  # scores of the question's ranking read (the graph searches it 17 deep by default)
 
