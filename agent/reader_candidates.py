@@ -8,6 +8,8 @@ whole sentences and, for a *when* question, the dates resolved against the turn'
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,8 +43,27 @@ class Candidate:
     sentence: tuple[str, int]  # (turn id, sentence start): candidates of one sentence share it
 
 
+_recent: OrderedDict[tuple, list[Candidate]] = OrderedDict()
+_recent_lock = threading.Lock()
+RECENT = 64  # the critic reads a round's evidence and the answer node reads it again: the second reading is free
+
+
 def candidates(analysis: Analysis, hits: Sequence[Hit]) -> list[Candidate]:
-    """Every candidate answer span of the evidence's best sentences, with its feature vector."""
+    """Every candidate answer span of the evidence's best sentences, with its feature vector (the same list for the same evidence)."""
+    key = (analysis, tuple((h.turn_id, h.score, h.text, h.speaker, h.time, tuple(h.spans)) for h in hits[:reader_evidence.LOOK]))
+    with _recent_lock:
+        if key in _recent:
+            _recent.move_to_end(key)
+            return list(_recent[key])
+    found = _candidates(analysis, hits)
+    with _recent_lock:
+        _recent[key] = found
+        while len(_recent) > RECENT:
+            _recent.popitem(last=False)
+    return list(found)
+
+
+def _candidates(analysis: Analysis, hits: Sequence[Hit]) -> list[Candidate]:
     hits = [h for h in hits if isinstance(h.text, str) and h.text.strip()]
     found = passages(analysis.text, hits) if hits else []
     if not found:
