@@ -419,6 +419,7 @@ def ablations(exs: list[Example]) -> None:
 
 
 def write(exs, held, preds, X, y, out: Path) -> None:
+    from hyperloom.agent import reader_evidence
     from hyperloom.agent.reader import ABSTAIN_FEATURES, feature_names
 
     rank = fit_ranker(exs)
@@ -432,7 +433,8 @@ def write(exs, held, preds, X, y, out: Path) -> None:
         "features": list(feature_names()), "rank": pack(rank), "list_ratio": ratio,
         "abstain_features": list(ABSTAIN_FEATURES), "abstain": pack(abstain), "abstain_threshold": threshold,
         "trained_on": units, "questions": len(exs), "positive": f"official LoCoMo F1 >= {GOOD}",
-        "evidence": "the agent's packed hits (model none, structured memory), best 8 read",
+        "evidence": f"the agent's packed hits (model none, structured memory): best {reader_evidence.LOOK} turns, {reader_evidence.BUDGET} sentences parsed, entity recogniser {'on' if reader_evidence.NER else 'off'}",
+        "objective": OBJECTIVE if OBJECTIVE == "pointwise" else f"listwise softmax, target F1 ** {POWER}, L2 {L2}, calibrated",
     }
     out.write_text(json.dumps(data, indent=0) + "\n")
     print(f"\nwrote {out}: list ratio {ratio}, abstention threshold {threshold}, trained on {', '.join(units)}")
