@@ -94,17 +94,20 @@ FEATURES = (
     "read_score*date", "read_score*open", "read_score*list",
 )
 HEADS = ("right", "holds")
-# What P(holds) reads: the score shape, coverage, the kind of question, agreement across rounds, and the reader's
-# best score and answer mass. The reader's other signals are left to P(right): fitted on practice questions they
-# cost P(holds) AUROC on real ones 0.045 (LoCoMo dev LOCO, reader 0b0fa0d: 0.783 with every feature, 0.828 with these;
-# reader c730036: 0.834 with these).
+# What P(holds) reads: the score shape, the question's coverage by the evidence and the kind of question — no
+# reading, so the stopping decision costs no reader pass and the reader runs once per question, on the evidence the
+# agent answers from. Fitted on practice questions the reader's signals cost P(holds) AUROC on real ones (LoCoMo dev
+# LOCO, reader 0b0fa0d: 0.783 with every feature, 0.822 without the reader's, 0.828 with its best score and mass).
 HOLDS_FEATURES = (
     "top_score", "score_gap", "score_entropy", "deep_gap", "deep_share", "list_question", "evidence_turns", "later_round",
     "names_covered", "focus_covered", "terms_covered", "best_hit_terms", "top_hit_terms", "one_session",
-    "ask_list", "ask_yesno", "ask_open", "agrees", "changed", "read_score", "answer_mass",
+    "ask_list", "ask_yesno", "ask_open",
 )
-# benchmarks/critic_curve.py, LoCoMo dev LOCO at the shipped threshold (reader c730036): abstaining also below P(right)
-# 0.06 costs categories 1-4 F1 0.007 (0.322 -> 0.315) and lifts adversarial F1 0.382 -> 0.426; 0.1 costs 0.017 for 0.522.
+# What P(right) leaves out: agreement with the earlier rounds' answers added nothing measurable (AUROC ±0.001) and
+# would need a reading every round.
+RIGHT_SKIPS = ("agrees", "changed")
+# benchmarks/critic_curve.py, LoCoMo dev LOCO at the shipped threshold (reader 34d5981): abstaining also below P(right)
+# 0.06 costs categories 1-4 F1 0.007 (0.324 -> 0.317) and lifts adversarial F1 0.390 -> 0.423; 0.1 costs 0.019 for 0.515.
 ABSTAIN_BELOW = 0.06
 DEEP = 16  # scores of the question's ranking read (the graph searches it 17 deep by default)
 
@@ -119,6 +122,7 @@ class Evidence:
     round: int = 1
     previous: tuple[str, ...] = ()  # the reader's answers of the earlier rounds, oldest first
     now: str | None = None  # when the question is asked (ISO)
+    last: bool = False  # no round follows, whatever the critic says (max_rounds reached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +140,10 @@ class Verdict:
     def record(self) -> dict:
         """The fields a round keeps in the graph's state (plain JSON)."""
         out = {"probability": round(self.probability, 4)}
+        if self.holds is not None:
+            out["p_holds"] = round(self.holds, 4)
         if self.right is not None:
-            out |= {"p_right": round(self.right, 4), "p_holds": round(self.holds or 0.0, 4), "answer": self.answer, "abstain": self.abstain, "confidence": self.confidence}
+            out |= {"p_right": round(self.right, 4), "answer": self.answer, "abstain": self.abstain, "confidence": self.confidence}
         return out
 
 
@@ -234,7 +240,7 @@ def _read_signals(question: str, hits: Sequence[Hit], weights=None) -> Signals:
         x = reader.abstain_features(analysis, hits, found, scores, order)
         abstain_p = float(1.0 / (1.0 + np.exp(-reader.logits(weights.abstain, x[None, :])[0])))
     abstained = weights.abstain is not None and abstain_p >= weights.abstain_threshold
-    parts = reader.pick(analysis, found, scores, order, weights.list_ratio)  # as reader.read picks (c730036)
+    parts = reader.pick(analysis, found, scores, order, weights.list_ratio)  # as reader.read picks (34d5981)
     text = NO_ANSWER if abstained else ", ".join(c.text for c in parts)
     said_words = {w for c in parts for w in _plain(c.text).split()}
     same = np.array([bool(said_words & set(_plain(c.text).split())) for c in found])
@@ -395,6 +401,11 @@ class LogisticCritic:
     trained_on: tuple[str, ...] = ()  # the conversations its practice questions came from
 
     def verdict(self, evidence: Evidence) -> Verdict:
+        """P(holds) needs no reading (HOLDS_FEATURES); the reader runs once, on the evidence the agent answers from."""
+        if self.stop_on == "holds":
+            holds = float(self.holds.probability(features(evidence, Signals())[None, :])[0])
+            if holds < self.threshold and not evidence.last:
+                return Verdict(holds, False, None, holds)
         try:
             signals = read_signals(evidence.question, evidence.hits) if evidence.hits else Signals()
         except HyperloomError:  # the reader's weights or language data are unreadable (the answerer says so): judge without an answer

@@ -87,14 +87,15 @@ def critic(state: State, runtime: Runtime[Context]) -> dict:
     started = time.perf_counter()
     hits = [hit_from_dict(d) for d in state["evidence"]]
     rounds = [dict(r) for r in state["rounds"]]
-    # The critic reads the reader's answer from the evidence so far, the earlier rounds' answers, and the
-    # score shape of the question's own ranking (as deep as it was searched).
+    # The critic judges the score shape of the question's own ranking (as deep as it was searched) and the
+    # evidence's coverage of the question every round, and reads the reader's answer on the round it stops at.
     earlier = tuple(r.get("answer", "") for r in rounds[:-1])
-    seen = Evidence(state["query"], hits, [h.score for h in ctx.ranking] or state["shape"], len(rounds), earlier, ctx.now)
+    last = len(rounds) >= ctx.max_rounds or not hits
+    seen = Evidence(state["query"], hits, [h.score for h in ctx.ranking] or state["shape"], len(rounds), earlier, ctx.now, last)
     verdict = judge(ctx.critic, seen)
-    rounds[-1].update(verdict.record())  # probability; with a reading critic also p_right, p_holds, answer, abstain, confidence
+    rounds[-1].update(verdict.record())  # probability, p_holds; on the last round also p_right, answer, abstain, confidence
     rounds[-1]["ms"] += (time.perf_counter() - started) * 1000
-    if verdict.stop or len(rounds) >= ctx.max_rounds or not hits:
+    if verdict.stop or last:
         said = getattr(ctx.critic, "notice", None)  # a fixed-k critic standing in for weights that could not be read
         return {"rounds": rounds, "sufficient": True, **({"notices": [*(state.get("notices") or []), said]} if said else {})}
     kind, queries = next_queries(ctx.store, ctx.namespace, state["query"], hits, ctx.store.log.speakers(ctx.namespace))

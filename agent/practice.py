@@ -696,12 +696,12 @@ BUDGET = 10.0  # mean evidence turns the stopping threshold is chosen for
 
 def fit_head(rows_: Rows, label: str):
     """A logistic regression for one label over standardised features (uncalibrated: Platt's (1, 0));
-    P(holds) reads only critic.HOLDS_FEATURES (the others get weight 0)."""
+    P(holds) reads only critic.HOLDS_FEATURES, P(right) all but critic.RIGHT_SKIPS (the others get weight 0)."""
     from sklearn.linear_model import LogisticRegression
 
-    from hyperloom.agent.critic import FEATURES, HOLDS_FEATURES, Head
+    from hyperloom.agent.critic import FEATURES, HOLDS_FEATURES, RIGHT_SKIPS, Head
 
-    used = np.array([label != "holds" or f in HOLDS_FEATURES for f in FEATURES])
+    used = np.array([f in HOLDS_FEATURES if label == "holds" else f not in RIGHT_SKIPS for f in FEATURES])
     X, y = rows_.array("X"), rows_.array(label)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale < 1e-9] = 1.0

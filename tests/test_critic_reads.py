@@ -60,11 +60,14 @@ def test_agreement_across_rounds_is_read_from_the_earlier_answers() -> None:
 
 def test_the_shipped_critic_decides_three_things() -> None:
     critic = LogisticCritic.load()
-    verdict = judge(critic, Evidence("What instrument did Melanie buy?", EVIDENCE, [1.9, 1.4, 1.2], 1))
+    verdict = judge(critic, Evidence("What instrument did Melanie buy?", EVIDENCE, [1.9, 1.4, 1.2], 1, last=True))
     assert verdict.stop == (verdict.probability >= critic.threshold) and verdict.probability == verdict.holds
     assert 0 < verdict.right < 1 and verdict.answer and verdict.confidence in ("sure", "likely", "unsure")
     record = verdict.record()
     assert set(record) == {"probability", "p_right", "p_holds", "answer", "abstain", "confidence"}
+    # Searching again is decided without reading: a round the critic rejects carries no answer.
+    going_on = LogisticCritic(critic.right, critic.holds, threshold=1.0)
+    assert going_on.verdict(Evidence("What instrument did Melanie buy?", EVIDENCE, [1.9], 1)).record().keys() == {"probability", "p_holds"}
     assert judge(FixedCritic(0.0), Evidence("q", EVIDENCE, [], 1)).record() == {"probability": 0.0}  # a critic that does not read
 
 
@@ -80,7 +83,10 @@ def test_every_round_records_the_critics_verdict(tmp_path: Path, embedder) -> No
         final = agent._compiled().invoke({"question": "Where does Maya live now?", "history": []}, context=agent._context(False, None, None))
         answer = agent.ask("Where does Maya live now?")
     for r in final["rounds"]:
-        assert 0 <= r["p_right"] <= 1 and 0 <= r["p_holds"] <= 1 and r["confidence"] in ("sure", "likely", "unsure") and r["probability"] == r["p_holds"]
+        assert 0 <= r["p_holds"] <= 1 and r["probability"] == r["p_holds"]
+    last = final["rounds"][-1]
+    assert 0 <= last["p_right"] <= 1 and last["confidence"] in ("sure", "likely", "unsure") and last["answer"]
+    assert all("p_right" not in r for r in final["rounds"][:-1])  # the reader runs once, on the round the agent answers from
     assert answer.rounds == len(final["rounds"]) and answer.notice is None
 
 
