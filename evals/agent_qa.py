@@ -66,7 +66,7 @@ def ask_agent(agent, question: Question, now: str | None) -> dict:
         "probabilities": [round(r.probability, 4) for r in rounds],
         # The reading critic's verdict on each round (None until Round carries it; agent/critic.py Verdict.record)
         "p_right": [getattr(r, "p_right", None) for r in rounds],
-        "p_holds": [getattr(r, "p_holds", None) for r in rounds],
+        "p_holds": [getattr(r, "p_holds", None) if getattr(r, "p_holds", None) is not None else _holds(agent, r) for r in rounds],
         "confidence": getattr(answer, "confidence", None) or getattr(last, "confidence", None),
         "critic_abstains": getattr(last, "abstain", None),
         "round_kinds": [r.kind for r in rounds],
@@ -100,6 +100,11 @@ def fixed_reading(agent, question: Question) -> dict:
     from hyperloom.evals.qa import score_answer
 
     return {"fixed_prediction": reading.text, "fixed_k": FIXED_K, "fixed_f1": score_answer(question, reading.text)["f1"]}
+
+
+def _holds(agent, round_) -> float | None:
+    """P(holds) of a round: the stopping probability itself when the critic stops on it (the reading critic does)."""
+    return round_.probability if getattr(agent.critic, "stop_on", None) == "holds" else None
 
 
 def verified(agent, citations: Sequence) -> bool:
