@@ -36,7 +36,9 @@ from hyperloom.retrieval.lexical import terms
 from hyperloom.retrieval.search import Hit
 
 WEIGHTS_FILE = "critic.json"
-REFIT = "python -m hyperloom.agent.practice ../shared/datasets/locomo/locomo_dev.json --out agent/critic.json"
+# How the shipped weights were made (practice questions; Platt's scaling on LoCoMo dev's real questions).
+# `python -m hyperloom.agent.practice FILES --out ...` fits on practice alone, for conversations without gold answers.
+REFIT = "python -m hyperloom.benchmarks.critic_practice ../shared/datasets/locomo/locomo_dev.json --out agent/critic.json --calibrate real"
 QUESTION_WORDS = frozenset(terms("what when where who whom whose which why how did does do is are was were has have had"))
 # Questions that ask for a list ("What activities...", "Where has she camped?") need several turns.
 _LIST = re.compile(
