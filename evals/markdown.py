@@ -193,4 +193,4 @@ def _footer(r: dict) -> str:
     ev = r["evidence_ids"]
     notes = "; ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in r["input_notes"].items())
     plots = ", ".join(r.get("plots", []))
-    return f"Evidence ids repaired {len(ev['parsed'])}, skipped {len(ev['skipped'])}" + (f"; {notes}" if notes else "") + f" (listed in report.json). Plots: {plots}."
+    return f"Evidence ids repaired {len(ev['parsed'])}, skipped {len(ev['skipped'])}, unparsed {len(ev.get('unparsed', []))}" + (f"; {notes}" if notes else "") + f" (listed in report.json). Plots: {plots}."

@@ -41,8 +41,8 @@ def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manif
         "ks": ks,
         "headline": list(dataset.headline),  # (level, metric) a person reads first
         "retrieval": retrieval_summary(scored, ks, dataset.categories),
-        "evidence_ids": {"parsed": notes.get("parsed_evidence", []), "skipped": notes.get("skipped_evidence", [])},
-        "input_notes": {k: v for k, v in notes.items() if v and k not in ("parsed_evidence", "skipped_evidence")},
+        "evidence_ids": evidence_ids(notes),
+        "input_notes": {k: v for k, v in notes.items() if v and k not in _EVIDENCE_NOTES},
         "latency_ms": {"search": spread(r["latency_ms"] for r in scored), "search_k": search_depth(ks)},
         "temporal_dates": temporal_dates(scored),
         "ingest": ingest_summary([ingests[u.name] for u in units if u.name in ingests]),
@@ -66,6 +66,16 @@ def build_report(dataset: Dataset, units: list[Unit], records: list[dict], manif
             report["quotes_verified"] = quotes_summary(agent)["share"]
             report["quotes"] = quotes_summary(agent)
     return report
+
+
+_EVIDENCE_NOTES = ("parsed_evidence", "skipped_evidence", "unparsed_evidence")
+
+
+def evidence_ids(notes: dict) -> dict:
+    """Raw evidence ids that were repaired, that name no real turn, and that hold no dialogue id at all, with counts."""
+    out = {"parsed": notes.get("parsed_evidence", []), "skipped": notes.get("skipped_evidence", []), "unparsed": notes.get("unparsed_evidence", [])}
+    out["counts"] = {k: len(v) for k, v in out.items()}
+    return out
 
 
 STAGES = ("rewrite", "retrieve", "critic", "pack", "answer", "verify", "memorize")

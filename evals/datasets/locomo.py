@@ -12,7 +12,10 @@ from hyperloom.memory.formats import Conversation, locomo_conversation, read_jso
 # The numeric ids in the file; the paper lists them in another order and several harnesses mislabel them.
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 PUBLISHED_AT = "https://github.com/snap-research/locomo (data/locomo10.json)"
-_DIA_ID = re.compile(r"D\d+:\d+")
+# One id ("D5:3", "d5 : 3", "D:11:26" with a stray colon) or a range of them ("D12:3-D12:5", "D12:3-5", "D1:18 to D2:3"). Lists joined by
+# ";" or "," (with or without spaces), two ids run together by a colon ("D13:45:D20:19") and trailing
+# punctuation ("D5:3.") all fall out of scanning for these.
+_DIA_ID = re.compile(r"D\s*:?\s*(\d+)\s*:\s*(\d+)(?:\s*(?:-|–|to)\s*(?:D\s*(\d+)\s*:\s*)?(\d+))?", re.IGNORECASE)
 
 
 def load(path: Path) -> Dataset:
@@ -22,7 +25,7 @@ def load(path: Path) -> Dataset:
     data = read_json(path)
     if not isinstance(data, list) or not data or not all(isinstance(s, dict) and "conversation" in s for s in data):
         raise InputError(f"{path} is not a LoCoMo file (a list of samples with `conversation` and `qa`); pass locomo10.json or a file in its format.")
-    notes: dict[str, list[str]] = {"parsed_evidence": [], "skipped_evidence": []}
+    notes: dict[str, list[str]] = {"parsed_evidence": [], "skipped_evidence": [], "unparsed_evidence": []}
     units = tuple(_unit(raw, i, notes) for i, raw in enumerate(data))
     names = [u.name for u in units]
     if len(set(names)) < len(names):
@@ -46,7 +49,7 @@ def _question(qa: object, i: int, conversation: Conversation, notes: dict[str, l
     if not isinstance(qa.get("evidence"), list):
         raise InputError(f"Question {i} of LoCoMo sample {name} has no `evidence` list (every LoCoMo question has one, maybe empty); fix the file.")
     session_of = {t.id: t.session for t in conversation.turns}
-    evidence = _evidence(qa["evidence"], f"{name} q{i}", session_of, notes)
+    evidence = _evidence(qa["evidence"], f"{name} q{i}", [t.id for t in conversation.turns], notes)
     code = qa["category"]
     answer = qa.get("answer")
     return Question(
@@ -62,15 +65,34 @@ def _question(qa: object, i: int, conversation: Conversation, notes: dict[str, l
     )
 
 
-def _evidence(raw_ids: list, where: str, session_of: dict[str, str], notes: dict[str, list[str]]) -> tuple[str, ...]:
-    """Dialogue ids found in each raw id; a raw id naming no real turn is skipped, a repaired one is noted."""
+def _evidence(raw_ids: list, where: str, order: list[str], notes: dict[str, list[str]]) -> tuple[str, ...]:
+    """Dialogue ids found in each raw id (a range is every turn in it, in conversation order); a raw id
+    holding no id at all is unparsed, one naming no real turn is skipped, a repaired one is noted."""
+    position = {turn_id: p for p, turn_id in enumerate(order)}
     evidence: list[str] = []
     for raw_id in raw_ids:
-        found = _DIA_ID.findall(str(raw_id))
-        ok = [e for e in found if e in session_of]
-        evidence += ok
-        if len(ok) < max(len(found), 1):
+        text = str(raw_id).strip()
+        spans = [_span(m, position, order) for m in _DIA_ID.finditer(text)]
+        if not spans:
+            notes["unparsed_evidence"].append(f"{where}: {raw_id!r}")
+            continue
+        found = [t for span in spans if span for t in span]
+        evidence += found
+        if not all(spans):
             notes["skipped_evidence"].append(f"{where}: {raw_id!r}")
-        elif len(found) > 1 or found[0] != raw_id:
+        elif len(found) > 1 or found[0] != text:
             notes["parsed_evidence"].append(f"{where}: {raw_id!r}")
     return tuple(dict.fromkeys(evidence))
+
+
+def _span(match: re.Match, position: dict[str, int], order: list[str]) -> list[str]:
+    """The turn ids one match names: one id, or every turn from its first to its last; [] if an end is no turn."""
+    session, turn, last_session, last_turn = match.groups()
+    first = f"D{int(session)}:{int(turn)}"
+    if last_turn is None:
+        return [first] if first in position else []
+    last = f"D{int(last_session or session)}:{int(last_turn)}"
+    if first not in position or last not in position:
+        return []
+    a, b = sorted((position[first], position[last]))
+    return order[a : b + 1]
