@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hyperloom.errors import ConfigError
@@ -39,6 +40,34 @@ class Config(BaseSettings):
     chroma_url: str | None = None
     """`http://host:port` of a `chroma run` server; unset means Chroma embedded in `home`."""
 
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    """Where the turn log and the structure live: `sqlite` (`home/hyperloom.db`, one machine) or `postgres`
+    (`postgres_url`, shared by every process on every machine; vectors then go to the Chroma server at `chroma_url`)."""
+
+    postgres_url: str | None = Field(None, validate_default=True)
+    """`postgresql://user:password@host:port/database` when `store = "postgres"`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _postgres_vectors_on_chroma(cls, data: object) -> object:
+        """In postgres mode vectors default to the Chroma server (index files would stay on one machine)."""
+        if isinstance(data, dict) and data.get("store") == "postgres" and "vector_backend" not in data:
+            return {**data, "vector_backend": "chroma"}
+        return data
+
+    @field_validator("postgres_url")
+    @classmethod
+    def _postgres_needs_servers(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("store") != "postgres":
+            return url
+        if not url:
+            raise PydanticCustomError("postgres", 'store = "postgres" needs `postgres_url` (postgresql://user:password@host:port/database)')
+        if not info.data.get("chroma_url"):
+            raise PydanticCustomError("postgres", 'store = "postgres" needs `chroma_url` too, a `chroma run` server every process shares (index files stay on one machine)')
+        if info.data.get("vector_backend") != "chroma":
+            raise PydanticCustomError("postgres", 'store = "postgres" keeps vectors on the Chroma server: set vector_backend = "chroma"')
+        return url
+
     hnsw_m: int = Field(16, ge=2, le=128)
     """HNSW graph degree (see benchmarks/hnsw_recall.py for how the default was chosen)."""
 
@@ -61,7 +90,10 @@ class Config(BaseSettings):
     """Who answers: `local/smollm2` (embedded, offline), `reader` (typed spans ranked by a fitted model, no LLM), `none` (extractive answers by rules, no LLM), or any litellm model name."""
 
     reader_weights: Path | None = None
-    """The reader's fitted weights (`model="none"`); unset: the `reader.json` shipped with the package."""
+    """The reader's fitted weights (`model="reader"`); unset: the `reader.json` shipped with the package."""
+
+    critic_weights: Path | None = None
+    """The reading critic's fitted weights; unset: the `critic.json` shipped with the package. Unreadable: fixed-k retrieval with a notice."""
 
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server for `model` (vLLM, llama.cpp server, LM Studio)."""
@@ -98,6 +130,11 @@ class Config(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.home / "hyperloom.db"
+
+    @property
+    def log_target(self) -> str:
+        """What the turn log opens: the SQLite file, or the PostgreSQL URL."""
+        return self.postgres_url if self.store == "postgres" and self.postgres_url else str(self.db_path)
 
 
 def _read_toml(file: Path) -> dict[str, object]:

@@ -73,7 +73,15 @@ class Reader(Answerer):
         text = "; ".join(r.text for r in said) if said else readings[0].text
         write(text)
         drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for r in said for s in r.citations]
-        return {"text": text, "draft_citations": drafts, "reading": {"score": readings[0].score, "margin": readings[0].margin, "type": readings[0].answer_type, "abstained": not said}}
+        reading = {"score": readings[0].score, "margin": readings[0].margin, "type": readings[0].answer_type, "abstained": not said}
+        return {"text": text, "draft_citations": drafts, "reading": reading, "confidence": _judged(state, text) if said else None}
+
+
+def _judged(state: State, text: str) -> str | None:
+    """The critic's confidence word, when the answer given is the one it read on the round answered from
+    (a compound question's joined parts, or evidence the packer left out, are not what it judged)."""
+    verdict = (state.get("rounds") or [{}])[-1]
+    return verdict.get("confidence") if verdict.get("answer") == text else None
 
 
 def _topics(state: State, ctx: Context, write: Write) -> dict | None:

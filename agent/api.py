@@ -29,7 +29,7 @@ from typing import Any
 
 from hyperloom.agent import llm
 from hyperloom.agent.answerers import Answerer, LocalQuoter, answerer_for
-from hyperloom.agent.critic import Critic, LLMCritic, LogisticCritic
+from hyperloom.agent.critic import Critic, LLMCritic, default_critic
 from hyperloom.agent.state import Answer, AnswerUsage, Citation, Context, Round, Trace, citation_from_dict, hit_from_dict
 from hyperloom.config import Config
 from hyperloom.errors import InputError
@@ -88,6 +88,7 @@ class Agent:
         self._graph = None
         self._graph_lock = threading.Lock()
         self.last_answer: Answer | None = None
+        self._told: set[str] = set()  # standing notices (a fallback critic or answerer) already taken by a front end
 
     @classmethod
     def open(cls, home: str | Path | None = None, namespace: str | None = None, *, model: str | None = None, session: str | None = None, speaker: str = "user", config: Config | None = None, critic: Critic | None = None, embedder: Embedder | None = None, **settings: Any) -> "Agent":
@@ -168,10 +169,11 @@ class Agent:
 
     @property
     def critic(self) -> Critic:
-        """The logistic critic shipped with the package, or an LLM critic when a capable API model answers."""
+        """The reading critic (`critic_weights`, else the one shipped), or an LLM critic when a capable API model answers.
+        Unreadable weights mean fixed-k retrieval with a notice, never a failed question."""
         if self._critic is None:
             capable = self.answerer.writes_freely
-            self._critic = LLMCritic(self.config.model, self._llm_options()) if capable else LogisticCritic.load()
+            self._critic = LLMCritic(self.config.model, self._llm_options()) if capable else default_critic(self.config.critic_weights)
         return self._critic
 
     def _history(self) -> list[str]:
@@ -290,9 +292,13 @@ class Agent:
         return [self.store.hypergraph.point(p) for p in sorted(self.store.hypergraph.neighbourhood(self.namespace, [entity]))]
 
     def take_notices(self) -> list[str]:
-        """What the memory repaired since the last call (a damaged index rebuilt from the log, ...), for a front end to show once."""
+        """What the memory repaired since the last call (a damaged index rebuilt from the log, ...), and what the
+        answering side stands in for (unreadable critic or reader weights, once each), for a front end to show once."""
         said, self.store.notices[:] = list(self.store.notices), []
-        return said
+        standing = [getattr(part, "notice", None) for part in (self._critic, self._answerer) if part is not None]
+        fresh = [n for n in dict.fromkeys(standing) if n and n not in self._told]
+        self._told.update(fresh)
+        return said + fresh
 
     def stats(self) -> MemoryStats:
         """Counts only (no rows are loaded): cheap enough for a status line after every change."""
@@ -333,6 +339,7 @@ class Agent:
         _check_model(model, self.config.api_base)
         self.config = self.config.model_copy(update={"model": model})
         self._critic = self._answerer = None
+        self._told.clear()
 
     def use_namespace(self, namespace: str) -> None:
         validate_namespace(namespace)
@@ -384,14 +391,14 @@ class Agent:
 
 
 def _answer(final: dict, ctx: Context) -> Answer:
-    rounds = [Round(r["queries"], [tuple(h) for h in r["hits"]], r["probability"] if r["probability"] is not None else 1.0, r["kind"], r.get("ms", 0.0)) for r in final.get("rounds", [])]
+    rounds = [Round.from_record(r) for r in final.get("rounds", [])]
     notices = list(final.get("notices") or [])
     trace = Trace(rounds, dict(final.get("timings") or {}), final.get("query", ""), notices)
     usage = ctx.ledger.usage
     spent = AnswerUsage(len(ctx.ledger.calls), usage.prompt_tokens, usage.completion_tokens, ctx.ledger.cost)
     citations: list[Citation] = [citation_from_dict(c) for c in final.get("citations", [])]
     evidence = [hit_from_dict(d) for d in final.get("evidence", [])]
-    return Answer(final.get("text", ""), citations, len(rounds), trace, spent, time.perf_counter() - ctx.started, ctx.model, evidence, " ".join(notices) or None, final.get("fallback"))
+    return Answer(final.get("text", ""), citations, len(rounds), trace, spent, time.perf_counter() - ctx.started, ctx.model, evidence, " ".join(notices) or None, final.get("fallback"), final.get("confidence"))
 
 
 def _check_model(model: str, api_base: str | None) -> None:

@@ -41,6 +41,19 @@ class Round:
     probability: float  # the critic's P(the evidence so far is sufficient)
     kind: str = "initial"  # initial | local | global: where this round's sub-queries came from
     ms: float = 0.0
+    # The reading critic's verdict (agent/critic.py Verdict.record); None where the critic did not judge it:
+    p_holds: float | None = None  # P(the evidence so far holds the answer's turns), every round
+    p_right: float | None = None  # P(the reader's answer from it is right): only the round the agent answers from
+    answer: str | None = None  # that answer, as the critic read it
+    abstain: bool | None = None  # the critic said no answer is better
+    confidence: str | None = None  # "sure" | "likely" | "unsure"
+
+    @classmethod
+    def from_record(cls, r: dict) -> "Round":
+        """A round as the graph's state keeps it (plain JSON)."""
+        probability = r["probability"] if r.get("probability") is not None else 1.0
+        said = {k: r.get(k) for k in ("p_holds", "p_right", "answer", "abstain", "confidence")}
+        return cls(r["queries"], [tuple(h) for h in r["hits"]], probability, r["kind"], r.get("ms", 0.0), **said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,7 @@ class Answer:
     evidence: list[Hit] = field(default_factory=list)
     notice: str | None = None
     fallback: str | None = None  # why the model's answer was replaced by an extractive one (ModelError.reason)
+    confidence: str | None = None  # the critic's word for this answer ("sure", "likely", "unsure"); None when no critic read it
 
 
 class State(TypedDict, total=False):
@@ -94,6 +108,7 @@ class State(TypedDict, total=False):
     parts: list[str]  # the question's parts, each answered on its own (one part: the question itself)
     text: str
     reading: dict  # the reader's confidence in its answer: score, margin, answer type, abstained
+    confidence: str | None  # the critic's word, when the answer given is the reading it judged
     draft_citations: list[dict]
     citations: list[dict]
     notices: list[str]

@@ -39,3 +39,11 @@ def test_bad_settings_are_one_clear_error(tmp_path: Path, content: str, message:
     toml.write_text(content)
     with pytest.raises(ConfigError, match=message):
         Config.load(toml)
+
+
+def test_weights_files_follow_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The critic's and the reader's weights are settings like any other (a refit file replaces the shipped one)."""
+    monkeypatch.setenv("HYPERLOOM_CRITIC_WEIGHTS", str(tmp_path / "critic.json"))
+    config = Config.load(reader_weights=tmp_path / "reader.json")
+    assert (config.critic_weights, config.reader_weights) == (tmp_path / "critic.json", tmp_path / "reader.json")
+    assert Config().model_copy(update={"critic_weights": None}).critic_weights is None

@@ -90,6 +90,32 @@ def test_every_round_records_the_critics_verdict(tmp_path: Path, embedder) -> No
     assert answer.rounds == len(final["rounds"]) and answer.notice is None
 
 
+def test_the_verdict_reaches_the_public_rounds_and_the_answer(tmp_path: Path, embedder) -> None:
+    """Round carries P(holds) every round and, on the round answered from, P(right), the reader's answer, abstain and
+    the confidence word; Answer.confidence is that word when the reader's answer is the one the critic read."""
+    with Agent.open(tmp_path / "home", "demo", model="reader", embedder=embedder) as agent:
+        agent.ingest(sample_path())
+        answer = agent.ask("What is Maya's cat called?")
+        compound = agent.ask("What instrument is Jonas learning, and who teaches him?")
+        assert agent.take_notices() == []
+    last = answer.trace.rounds[-1]
+    assert 0 <= last.p_holds <= 1 and 0 <= last.p_right <= 1 and last.abstain is False
+    assert last.answer == answer.text == "Pixel" and answer.confidence == last.confidence in ("sure", "likely", "unsure")
+    assert all(r.p_right is None and r.confidence is None for r in answer.trace.rounds[:-1])
+    assert compound.text.count("; ") == 1 and compound.confidence is None  # the parts' answers are not what the critic read
+
+
+def test_no_confidence_word_without_a_reading_critic_or_the_reader(tmp_path: Path, embedder) -> None:
+    with Agent.open(tmp_path / "home", "demo", model="reader", critic=FixedCritic(1.0), embedder=embedder) as agent:
+        agent.ingest(sample_path())
+        fixed = agent.ask("What is Maya's cat called?")
+        agent.use_model("none")
+        agent._critic = None  # back to the default critic, which reads the reader's answer, not the extractive one given
+        extractive = agent.ask("What is Maya's cat called?")
+    assert fixed.confidence is None and fixed.trace.rounds[-1].p_right is None
+    assert extractive.trace.rounds[-1].confidence and extractive.confidence is None
+
+
 @pytest.mark.parametrize("content", ["{not json", '{"features": ["top_score"]}', "", "missing"])
 def test_a_missing_or_damaged_critic_file_means_fixed_k_with_a_notice(tmp_path: Path, embedder, content: str) -> None:
     weights = tmp_path / "critic.json"
@@ -105,6 +131,24 @@ def test_a_missing_or_damaged_critic_file_means_fixed_k_with_a_notice(tmp_path: 
         agent.ingest(sample_path())
         answer = agent.ask("Where does Maya live now?")
     assert answer.rounds == 1 and answer.text and str(weights) in answer.notice and "fixed k" in answer.notice
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"features": ["top_score"]}', "missing"])
+def test_the_agent_opened_on_damaged_critic_weights_answers_with_fixed_k_and_says_so(tmp_path: Path, embedder, content: str) -> None:
+    """`critic_weights` (HYPERLOOM_CRITIC_WEIGHTS) naming an unreadable file: every answer carries the notice, the front end
+    is told once (take_notices), and nothing fails."""
+    weights = tmp_path / "critic.json"
+    if content != "missing":
+        weights.write_text(content)
+    with Agent.open(tmp_path / "home", "demo", model="reader", embedder=embedder, critic_weights=weights) as agent:
+        agent.ingest(sample_path())
+        answers = [agent.ask("What is Maya's cat called?") for _ in range(2)]
+        told, again = agent.take_notices(), agent.take_notices()
+    assert isinstance(agent.critic, FixedCritic)
+    for answer in answers:
+        assert answer.text == "Pixel" and answer.rounds == 1 and str(weights) in answer.notice and "fixed k" in answer.notice
+        assert answer.confidence is None  # no critic read the answer
+    assert len(told) == 1 and str(weights) in told[0] and REFIT in told[0] and again == []
 
 
 def test_weights_that_are_not_finite_or_of_the_wrong_shape_are_refused(tmp_path: Path) -> None:
