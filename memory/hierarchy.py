@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from hyperloom.memory.log import Turn, TurnLog
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS facts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, turn_seq INTEGER NOT NULL, turn_id TEXT NOT NULL,
-    start INTEGER NOT NULL, end INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, time TEXT,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, time TEXT,
     dates TEXT NOT NULL DEFAULT '[]', position INTEGER NOT NULL, session TEXT NOT NULL,
     attribute TEXT, value TEXT, valid_from TEXT, valid_to TEXT, superseded_by INTEGER, scene INTEGER
 );
@@ -62,6 +61,7 @@ CREATE TABLE IF NOT EXISTS scene_speakers (
 CREATE INDEX IF NOT EXISTS scene_speakers_by_speaker ON scene_speakers(namespace, speaker);
 -- scenes that lost facts (forget_turns): the next consolidation clusters their segments again
 CREATE TABLE IF NOT EXISTS stale_scenes (namespace TEXT NOT NULL, scene INTEGER PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS scenes_by_segment ON scenes(namespace, segment);
 """
 
 # Bi-Mem's persona dimensions, each described by the words a person would use about it.
@@ -151,15 +151,7 @@ Vectors = Mapping[int, np.ndarray] | Callable[[Sequence[int]], Mapping[int, np.n
 class Hierarchy:
     def __init__(self, log: TurnLog):
         self.log = log
-        db = self.log.db
-        db.executescript(SCHEMA)
-        with self.log.lock:
-            if "segment" not in {r[1] for r in db.execute("PRAGMA table_info(scenes)")}:  # a file from before segments
-                try:
-                    db.execute("ALTER TABLE scenes ADD COLUMN segment INTEGER")  # NULL: the next consolidation is a full one
-                except sqlite3.OperationalError:
-                    pass  # another process added it first
-            db.execute("CREATE INDEX IF NOT EXISTS scenes_by_segment ON scenes(namespace, segment)")
+        self.log.db.executescript(SCHEMA)  # a file from before segments got its column when the log migrated it (db.py)
 
     # -- L1: facts (inside the caller's transaction) -------------------------------
 
@@ -170,14 +162,14 @@ class Hierarchy:
             attribute = attribute_of(s.text)
             dates = tuple(m.label() for m in s.times)
             row = (namespace, turn.seq, turn.id, s.start, s.end, turn.speaker, fact_text(turn, s), turn.created_at, json.dumps(dates), turn.position * 1000 + k, turn.session)
-            cur = self.log.db.execute(
-                "INSERT INTO facts(namespace, turn_seq, turn_id, start, end, speaker, text, time, dates, position, session, attribute, value, valid_from) "
+            fact_id = self.log.db.insert(
+                'INSERT INTO facts(namespace, turn_seq, turn_id, start, "end", speaker, text, time, dates, position, session, attribute, value, valid_from) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*row, *(attribute or (None, None)), turn.created_at),
             )
             if attribute:
-                self._supersede(namespace, turn.speaker, attribute[0], cur.lastrowid, turn.created_at)
-            facts.append(self.fact(cur.lastrowid))
+                self._supersede(namespace, turn.speaker, attribute[0], fact_id, turn.created_at)
+            facts.append(self.fact(fact_id))
         return facts
 
     def _supersede(self, namespace: str, speaker: str, attribute: str, newer: int, when: str | None) -> None:
@@ -219,7 +211,7 @@ class Hierarchy:
             marks = ",".join("?" * len(chunk))
             ids += [r[0] for r in db.execute(f"SELECT id FROM facts WHERE turn_seq IN ({marks})", chunk)]
             # The scenes these facts leave must be clustered again (consolidate reads this).
-            db.execute(f"INSERT OR IGNORE INTO stale_scenes(namespace, scene) SELECT DISTINCT namespace, scene FROM facts WHERE turn_seq IN ({marks}) AND scene IS NOT NULL", chunk)
+            db.execute(f"INSERT INTO stale_scenes(namespace, scene) SELECT DISTINCT namespace, scene FROM facts WHERE turn_seq IN ({marks}) AND scene IS NOT NULL ON CONFLICT DO NOTHING", chunk)
             db.execute(f"DELETE FROM facts WHERE turn_seq IN ({marks})", chunk)
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
             db.execute(f"UPDATE facts SET valid_to = NULL, superseded_by = NULL WHERE namespace = ? AND superseded_by IN ({','.join('?' * len(chunk))})", (namespace, *chunk))
@@ -368,11 +360,10 @@ class Hierarchy:
         summary = " ".join(members[i].text for i in central)
         times = [f.time for f in members if f.time]
         db = self.log.db
-        cur = db.execute(
+        scene = db.insert(
             "INSERT INTO scenes(namespace, summary, time_first, time_last, position, segment) VALUES (?, ?, ?, ?, ?, ?)",
             (namespace, summary, min(times, default=None), max(times, default=None), members[0].position, segment),
         )
-        scene = cur.lastrowid
         db.executemany("UPDATE facts SET scene = ? WHERE id = ?", [(scene, f.id) for f in members])
         # Each speaker's side of the scene, scored against each persona dimension (Bi-Mem's dimension-scene cosine).
         sides: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -564,7 +555,7 @@ def _chunks(items: list, size: int = 500) -> Iterable[list]:
         yield items[i : i + size]
 
 
-_FACT_COLUMNS = "id, turn_id, start, end, speaker, text, time, dates, position, session, attribute, value, valid_from, valid_to, superseded_by, scene, turn_seq"
+_FACT_COLUMNS = 'id, turn_id, start, "end", speaker, text, time, dates, position, session, attribute, value, valid_from, valid_to, superseded_by, scene, turn_seq'
 
 
 def _fact(row: tuple) -> Fact:

@@ -77,11 +77,10 @@ class Hypergraph:
         if not facts:
             raise InputError("A memory point needs at least one source fact; pass the fact it came from.")
         db = self.log.db
-        cur = db.execute("INSERT INTO points(namespace, description, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)", (namespace, description, time, time, position))
-        point = cur.lastrowid
+        point = db.insert("INSERT INTO points(namespace, description, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)", (namespace, description, time, time, position))
         ids = {self.entity_id(namespace, e) for e in entities}
-        db.executemany("INSERT OR IGNORE INTO point_entities(point, entity) VALUES (?, ?)", [(point, i) for i in ids])
-        db.executemany("INSERT OR IGNORE INTO point_facts(point, fact) VALUES (?, ?)", [(point, f) for f in facts])
+        db.executemany("INSERT INTO point_entities(point, entity) VALUES (?, ?) ON CONFLICT DO NOTHING", [(point, i) for i in ids])
+        db.executemany("INSERT INTO point_facts(point, fact) VALUES (?, ?) ON CONFLICT DO NOTHING", [(point, f) for f in facts])
         self._graphs.pop(namespace, None)
         return point
 
@@ -98,7 +97,7 @@ class Hypergraph:
             db.execute("UPDATE points SET description = ? WHERE id = ?", (description, point))
         if entities is not None:
             db.execute("DELETE FROM point_entities WHERE point = ?", (point,))
-            db.executemany("INSERT OR IGNORE INTO point_entities(point, entity) VALUES (?, ?)", [(point, self.entity_id(namespace, e)) for e in entities])
+            db.executemany("INSERT INTO point_entities(point, entity) VALUES (?, ?) ON CONFLICT DO NOTHING", [(point, self.entity_id(namespace, e)) for e in entities])
         self._graphs.pop(namespace, None)
 
     def merge(self, points: Sequence[int], description: str | None = None) -> int:
@@ -116,9 +115,8 @@ class Hypergraph:
         text = description or " ".join(p.description for p in sorted(found, key=lambda p: p.position))
         first = min((p.time_first for p in found if p.time_first), default=None)
         last = max((p.time_last for p in found if p.time_last), default=None)
-        cur = db.execute("INSERT INTO points(namespace, description, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)", (namespace, text, first, last, min(p.position for p in found)))
-        merged = cur.lastrowid
-        db.execute(f"INSERT OR IGNORE INTO point_entities SELECT ?, entity FROM point_entities WHERE point IN ({_marks(points)})", (merged, *points))
+        merged = db.insert("INSERT INTO points(namespace, description, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)", (namespace, text, first, last, min(p.position for p in found)))
+        db.execute(f"INSERT INTO point_entities SELECT ?, entity FROM point_entities WHERE point IN ({_marks(points)}) ON CONFLICT DO NOTHING", (merged, *points))
         db.executemany("INSERT INTO point_facts(point, fact) VALUES (?, ?)", [(merged, f) for f in facts])
         db.execute(f"DELETE FROM points WHERE id IN ({_marks(points)})", tuple(points))
         self._graphs.pop(namespace, None)
@@ -129,9 +127,9 @@ class Hypergraph:
         row = db.execute("SELECT entity FROM aliases WHERE namespace = ? AND alias = ?", (namespace, entity.name.lower())).fetchone()
         if row:
             return row[0]
-        db.execute("INSERT OR IGNORE INTO entities(namespace, name, kind) VALUES (?, ?, ?)", (namespace, entity.name, entity.kind))
+        db.execute("INSERT INTO entities(namespace, name, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (namespace, entity.name, entity.kind))
         (eid,) = db.execute("SELECT id FROM entities WHERE namespace = ? AND name = ?", (namespace, entity.name)).fetchone()
-        db.execute("INSERT OR IGNORE INTO aliases(namespace, alias, entity) VALUES (?, ?, ?)", (namespace, entity.name.lower(), eid))
+        db.execute("INSERT INTO aliases(namespace, alias, entity) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (namespace, entity.name.lower(), eid))
         return eid
 
     def add_alias(self, namespace: str, alias: str, name: str) -> None:
@@ -140,9 +138,10 @@ class Hypergraph:
         target = self.entity_id(namespace, Entity(name, "person"))
         row = db.execute("SELECT id FROM entities WHERE namespace = ? AND name = ?", (namespace, alias)).fetchone()
         if row and row[0] != target:
-            db.execute("UPDATE OR IGNORE point_entities SET entity = ? WHERE entity = ?", (target, row[0]))
+            # Points over both keep one link (the old one goes with the entity, by cascade), as UPDATE OR IGNORE did.
+            db.execute("UPDATE point_entities SET entity = ? WHERE entity = ? AND point NOT IN (SELECT point FROM point_entities WHERE entity = ?)", (target, row[0], target))
             db.execute("DELETE FROM entities WHERE id = ?", (row[0],))
-        db.execute("INSERT OR REPLACE INTO aliases(namespace, alias, entity) VALUES (?, ?, ?)", (namespace, alias.lower(), target))
+        db.execute("INSERT INTO aliases(namespace, alias, entity) VALUES (?, ?, ?) ON CONFLICT (namespace, alias) DO UPDATE SET entity = excluded.entity", (namespace, alias.lower(), target))
         self._graphs.pop(namespace, None)
 
     def forget_facts(self, namespace: str, facts: Sequence[int]) -> None:

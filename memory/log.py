@@ -12,16 +12,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hyperloom.errors import InputError, StorageError
+from hyperloom.memory import db as storage
 
 MAX_TURN_CHARS = 100_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    created_at TEXT NOT NULL DEFAULT {NOW}
 );
 CREATE TABLE IF NOT EXISTS sessions (
-    namespace TEXT NOT NULL REFERENCES namespaces(name),
+    {ROWID}namespace TEXT NOT NULL REFERENCES namespaces(name),
     id TEXT NOT NULL,
     started_at TEXT,
     title TEXT,
@@ -53,10 +54,10 @@ CREATE TABLE IF NOT EXISTS changes (  -- bumped by every write of a namespace: o
     namespace TEXT PRIMARY KEY,
     version INTEGER NOT NULL
 );
--- LangGraph checkpoints lived here before the conversation state was read back from the log; they held the
--- text of answers and evidence, so an old data directory loses them on open (secure_delete overwrites the pages).
-DROP TABLE IF EXISTS checkpoints;
-DROP TABLE IF EXISTS writes;
+CREATE TABLE IF NOT EXISTS memory_id (  -- one row: a name the database keeps for itself (vector collections carry it)
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    id TEXT NOT NULL
+);
 """
 
 QUESTION = "question"  # the role of a question put to the agent: kept in the log, never evidence
@@ -88,46 +89,79 @@ class Session:
 
 
 class TurnLog:
-    """Append-only (but forgettable) verbatim log. `append*` commit before returning."""
+    """Append-only (but forgettable) verbatim log. `append*` commit before returning.
+
+    `path`: a SQLite file (or `:memory:`), or a `postgresql://` URL: the same tables, shared by every process that opens it.
+    """
 
     def __init__(self, path: Path | str = ":memory:"):
         self.path = str(path)
         self._lock = threading.RLock()
+        self._memory_id: str | None = None
+        if storage.is_postgres(self.path):
+            self._db = storage.PgDb(self.path)
+            self.path = storage.describe(self.path)  # what messages show: never the password
+            storage.migrate(self._db, self.path)
+            self._db.executescript(SCHEMA)
+            return
         try:
             _create_private(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db = storage.connect(self.path)
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten, not left in free pages
+            storage.migrate(self._db, self.path)
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot open the turn log at {self.path} ({exc}); check that the directory is writable.") from None
+
+    @property
+    def postgres(self) -> bool:
+        return self._db.dialect == "postgres"
 
     def close(self) -> None:
         self._db.close()
 
     def purge(self) -> None:
-        """Move the WAL into the main file and truncate it, so forgotten rows leave no copy on disk."""
+        """Move the WAL into the main file and truncate it, so forgotten rows leave no copy on disk.
+
+        PostgreSQL: nothing here; its autovacuum reclaims the dead rows of what was forgotten.
+        """
+        if self.postgres:
+            return
         with self._lock:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @property
-    def db(self) -> sqlite3.Connection:
-        """The shared connection, for derived tables kept in the same file (hold `lock` while reading)."""
+    def db(self) -> storage.SqliteDb | storage.PgDb:
+        """The shared connection, for derived tables kept in the same database (hold `lock` while reading)."""
         return self._db
+
+    def namespace_locks(self, directory: Path | None):
+        """Locks on namespaces, shared by every process of this log: lock files beside a SQLite file,
+        PostgreSQL advisory locks (any machine) for a shared database."""
+        if self.postgres:
+            return storage.PgNamespaceLocks(self._db.url)
+        from hyperloom.memory.locks import NamespaceLocks
+
+        return NamespaceLocks(directory)
+
+    def vector_key(self, key: str) -> str:
+        """The name of a vector collection: a shared database's memories are told apart on a shared Chroma server."""
+        return f"{self.memory_id()}-{key}" if self.postgres else key
 
     @property
     def lock(self) -> threading.RLock:
         return self._lock
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: all of it commits, or none of it does."""
+    def transaction(self) -> Iterator[storage.SqliteDb | storage.PgDb]:
+        """One write transaction (IMMEDIATE in SQLite): all of it commits, or none of it does."""
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(self._db.BEGIN)
             except sqlite3.OperationalError as exc:
                 raise StorageError(f"Cannot write the turn log at {self.path} ({exc}); check permissions and free space.") from None
             try:
@@ -154,38 +188,43 @@ class TurnLog:
         try:
             with self.transaction() as db:
                 self._bump(db, namespace)
-                db.execute("INSERT OR IGNORE INTO namespaces(name) VALUES (?)", (namespace,))
+                db.execute("INSERT INTO namespaces(name) VALUES (?) ON CONFLICT DO NOTHING", (namespace,))
                 for s in sessions:
                     db.execute(
                         "INSERT INTO sessions(namespace, id, started_at, title) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT DO UPDATE SET started_at = coalesce(excluded.started_at, started_at), "
-                        "title = coalesce(excluded.title, title)",
+                        "ON CONFLICT (namespace, id) DO UPDATE SET started_at = coalesce(excluded.started_at, sessions.started_at), "
+                        "title = coalesce(excluded.title, sessions.title)",
                         (namespace, s.id, s.started_at, s.title),
                     )
                 stored = [self._insert(db, t, namespace) for t in turns]
                 for answer, quoted in quotes:
                     db.execute(
-                        "INSERT OR IGNORE INTO quotes(answer, quoted) SELECT a.seq, q.seq FROM turns a, turns q "
-                        "WHERE a.namespace = ? AND a.id = ? AND q.namespace = ? AND q.id = ?",
+                        "INSERT INTO quotes(answer, quoted) SELECT a.seq, q.seq FROM turns a, turns q "
+                        "WHERE a.namespace = ? AND a.id = ? AND q.namespace = ? AND q.id = ? ON CONFLICT DO NOTHING",
                         (namespace, answer, namespace, quoted),
                     )
                 return stored
-        except sqlite3.IntegrityError as exc:
-            raise InputError(f"A turn id is already in namespace {namespace!r} ({exc}); give each turn a unique id.") from None
+        except self._db.IntegrityError as exc:
+            raise InputError(f"A turn id is already in namespace {namespace!r} ({_first_line(exc)}); give each turn a unique id.") from None
 
-    def _insert(self, db: sqlite3.Connection, turn: Turn, namespace: str) -> Turn:
-        db.execute("INSERT OR IGNORE INTO sessions(namespace, id) VALUES (?, ?)", (namespace, turn.session))
+    def _insert(self, db: storage.SqliteDb | storage.PgDb, turn: Turn, namespace: str) -> Turn:
+        db.execute("INSERT INTO sessions(namespace, id) VALUES (?, ?) ON CONFLICT DO NOTHING", (namespace, turn.session))
         (position,) = db.execute("SELECT coalesce(max(position), -1) + 1 FROM turns WHERE namespace = ?", (namespace,)).fetchone()
-        cur = db.execute(
+        seq = db.insert(
             "INSERT INTO turns(namespace, session, id, speaker, role, text, caption, created_at, position) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (namespace, turn.session, turn.id, turn.speaker, turn.role, turn.text, turn.caption, turn.created_at, position),
+            key="seq",
         )
-        return replace(turn, namespace=namespace, position=position, seq=cur.lastrowid)
+        return replace(turn, namespace=namespace, position=position, seq=seq)
 
-    def _bump(self, db: sqlite3.Connection, namespace: str) -> None:
-        """Count one more change of the namespace, in the writer's transaction (readers compare `version`)."""
-        db.execute("INSERT INTO changes(namespace, version) VALUES (?, 1) ON CONFLICT DO UPDATE SET version = version + 1", (namespace,))
+    def _bump(self, db: storage.SqliteDb | storage.PgDb, namespace: str) -> None:
+        """Count one more change of the namespace, in the writer's transaction (readers compare `version`).
+
+        First in every write: in PostgreSQL the row stays locked until the transaction ends, so two
+        writers of one namespace take turns and positions stay one gapless order (SQLite's IMMEDIATE does that).
+        """
+        db.execute("INSERT INTO changes(namespace, version) VALUES (?, 1) ON CONFLICT (namespace) DO UPDATE SET version = changes.version + 1", (namespace,))
 
     def version(self, namespace: str) -> int:
         """How many writes the namespace has seen, by any process: a cached index older than this is stale."""
@@ -302,12 +341,28 @@ class TurnLog:
             return self._db.execute(sql, args).fetchone()[0]
 
     def integrity_ok(self) -> bool:
+        if self.postgres:
+            return True  # PostgreSQL checks its own pages (and a kill -9 of a client cannot damage them)
         with self._lock:
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def memory_id(self) -> str:
+        """A name this database keeps for itself (made on first use), e.g. to tell its vector collections apart."""
+        if self._memory_id is None:
+            import secrets
+
+            with self.transaction() as db:
+                db.execute("INSERT INTO memory_id(one, id) VALUES (1, ?) ON CONFLICT DO NOTHING", (secrets.token_hex(4),))
+                self._memory_id = db.execute("SELECT id FROM memory_id").fetchone()[0]
+        return self._memory_id
 
 
 _EVIDENCE = f"role NOT IN ({', '.join(repr(r) for r in NOT_EVIDENCE)})"
 _COLUMNS = "id, text, speaker, session, role, created_at, caption, namespace, position, seq"
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
 
 
 def is_evidence(turn: Turn) -> bool:

@@ -21,7 +21,6 @@ from hyperloom.memory.extract import entities, extract
 from hyperloom.memory.formats import Conversation, load_conversations
 from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
 from hyperloom.memory.hypergraph import Hypergraph
-from hyperloom.memory.locks import NamespaceLocks
 from hyperloom.memory.log import Session, Turn, TurnLog, is_evidence, validate_namespace
 from hyperloom.memory.modes import mode_for
 from hyperloom.memory.view import MemoryView
@@ -40,7 +39,7 @@ class MemoryStore:
     def __init__(self, config: Config, *, embedder: Embedder | None = None):
         self.config = config
         _ensure_private_dir(config.home)
-        self.log = TurnLog(config.db_path)
+        self.log = TurnLog(config.log_target)
         self.hierarchy = Hierarchy(self.log)
         self.hypergraph = Hypergraph(self.log)
         self.embedder = embedder or make_embedder(config.embedder)
@@ -50,7 +49,7 @@ class MemoryStore:
         self._spoken: dict[tuple[str, str], tuple[list[int], np.ndarray]] = {}  # (namespace, speaker) -> turn seqs, fact vectors
         self._dimensions: dict[str, np.ndarray] | None = None
         self._seen: dict[str, int] = {}  # namespace -> the log's change counter this process's indexes reflect
-        self._locks = NamespaceLocks(config.home / "locks")
+        self._locks = self.log.namespace_locks(config.home / "locks")
         self.mode = mode_for(config.memory)  # flat or structured, decided once
 
     def close(self) -> None:
@@ -423,7 +422,7 @@ class MemoryStore:
         c = self.config
         key = namespace if level == "turns" else f"{namespace}\x1f{level}"  # validated names hold no \x1f: keys never collide
         if c.vector_backend == "chroma":
-            return ChromaIndex(key, path=c.home / "chroma", url=c.chroma_url)
+            return ChromaIndex(self.log.vector_key(key), path=c.home / "chroma", url=c.chroma_url)
         path = c.home / "vectors" / f"{safe_name(key)}.hnsw"
         options = {"m": c.hnsw_m, "ef_construction": c.hnsw_ef_construction, "ef_search": c.hnsw_ef_search}
         try:

@@ -101,3 +101,31 @@ def locomo_sample(sample_id: str = "conv-t") -> dict:
             {"question": "What did Ada say about cats?", "adversarial_answer": "nothing", "evidence": [], "category": 5},
         ],
     }
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 15 server on a loopback port, in a temporary directory, stopped afterwards (tests/pg.py)."""
+    from pg import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """The URL of a fresh database on that server, for one test."""
+    return postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store a contract test runs against: each runs against both."""
+    return request.param
+
+
+@pytest.fixture
+def log_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a TurnLog opens for this backend: a file in tmp_path, or a fresh PostgreSQL database."""
+    return str(tmp_path / "t.db") if backend == "sqlite" else request.getfixturevalue("pg_url")

@@ -1,0 +1,72 @@
+"""A real PostgreSQL 15 server for tests: initdb in a temporary directory, a loopback port, stopped afterwards.
+
+As root (CI), the server runs as the `postgres` system user, which PostgreSQL insists on.
+Connections over TCP need the password (scram-sha-256), so a refused password can be tested.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+BIN = Path(os.environ.get("HYPERLOOM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PASSWORD = "hyperloom-test"
+
+
+class PostgresServer:
+    def __init__(self) -> None:
+        if not (BIN / "initdb").exists():
+            raise RuntimeError(f"{BIN / 'initdb'} is missing: install the Debian package postgresql (.ci/run does)")
+        self.dir = Path(tempfile.mkdtemp(prefix="hl-pg-"))  # not under pytest's 0700 tree: the postgres user must reach it
+        self.port = _free_port()
+        self._names = itertools.count()
+        self._as_root = os.geteuid() == 0
+        (self.dir / "pw").write_text(PASSWORD + "\n")
+        if self._as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+            shutil.chown(self.dir / "pw", "postgres", "postgres")
+        self._run("initdb", "-D", str(self.dir / "data"), "-U", "postgres", "--pwfile", str(self.dir / "pw"), "--auth-local=trust", "--auth-host=scram-sha-256", "--locale=C", "--encoding=UTF8", "--no-sync")
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=on -c max_connections=200"
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-o", options, "-w", "-t", "60", "start")
+
+    def url(self, database: str = "postgres", password: str = PASSWORD) -> str:
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database; returns its URL (each test gets its own)."""
+        name = f"t{os.getpid()}_{next(self._names)}"
+        self.sql(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def sql(self, statement: str, database: str = "postgres") -> str:
+        out = self._run("psql", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres", "-d", database, "-Atqc", statement)
+        return out.strip()
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def restart(self) -> None:
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "restart")
+
+    def _run(self, program: str, *args: str) -> str:
+        command = [str(BIN / program), *args]
+        if self._as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=self.dir)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
