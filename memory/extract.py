@@ -1,11 +1,14 @@
-"""LLM-free extraction: sentences with offsets, entities, keywords and resolved dates of one turn.
+"""LLM-free extraction: sentences with offsets, entities, keywords, classes and resolved dates of one turn.
 
-Entities come from a small rule set rather than a statistical NER model: spaCy's
-English models are not published on PyPI by their authors, and what a memory
-needs here is cheap, deterministic recall of names (speakers, people, places,
-organisations) and activities, not fine-grained types. Names are capitalised
-word runs that do not start a sentence (or that the namespace already knows);
-activities come from a lexicon; kinds come from cue words around the name.
+Names are capitalised word runs that do not start a sentence (or that the namespace
+already knows), and the names spaCy's recogniser finds; activities come from a lexicon.
+An entity's kind comes, in this order, from the speakers (a speaker is a person), from
+spaCy's label of the name (memory/classes.py: GPE, LOC and FAC are places, ORG an
+organisation...), from WordNet (Sweden is a country), and last from cue words around
+the name ("my sister X", "in X"): the cue rules alone read "Sweden" and "Grand Canyon"
+as persons. Each sentence also carries its classes: WordNet hypernyms of its nouns and
+activities and the classes of its names' labels. Without the language data the rules
+alone label entities and no classes are filed (memory/classes.py says so once).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
+from hyperloom.memory import classes
 from hyperloom.retrieval.lexical import terms
 from hyperloom.retrieval.spans import sentences
 
@@ -46,7 +50,7 @@ _NAME_RUN = re.compile(r"[A-ZÀ-Ö][\w'’-]*(?:\s+(?:of|de|da|van|von|the)?\s*[
 @dataclass(frozen=True, slots=True)
 class Entity:
     name: str
-    kind: str  # person | place | organisation | activity | thing
+    kind: str  # person | place | organisation | activity | group | event | work | product | language | thing
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Sentence:
     entities: tuple[Entity, ...] = ()
     keywords: tuple[str, ...] = ()
     times: tuple = ()  # TimeMention from memory.temporal, offsets relative to the turn text
+    classes: tuple[tuple[str, str, int], ...] = ()  # (word or name, class lemma, depth): "fishing", "sport", 2
 
 
 @dataclass(frozen=True)
@@ -68,19 +73,96 @@ class Extraction:
         return {e for s in self.sentences for e in s.entities}
 
 
-def extract(text: str, speaker: str, anchor: str | datetime | None, known: frozenset[str] = frozenset()) -> Extraction:
-    """Every sentence of a turn with its entities (the speaker always among them), keywords and dates."""
+def extract_many(turns, known: frozenset[str] = frozenset()) -> list[Extraction]:
+    """`extract` of each turn, with spaCy run once over the whole batch (the turns' speakers are persons)."""
+    persons = frozenset(t.speaker for t in turns)
+    parsed = classes.parse([t.text for t in turns])
+    return [extract(t.text, t.speaker, t.created_at, known, parsed=p, persons=persons) for t, p in zip(turns, parsed)]
+
+
+def extract(text: str, speaker: str, anchor: str | datetime | None, known: frozenset[str] = frozenset(), *, parsed=None, persons: frozenset[str] = frozenset()) -> Extraction:
+    """Every sentence of a turn with its entities (the speaker always among them), keywords, classes and dates.
+
+    `parsed` is spaCy's reading of the turn (`classes.parse`); without it the rules alone label entities."""
     from hyperloom.memory.temporal import parse_anchor, resolve
 
     moment = parse_anchor(anchor) if anchor is not None else None
     bounds = sentences(text) or [(0, len(text))]
+    persons = persons | {speaker}
     out = []
     for start, end in bounds:
         chunk = text[start:end]
-        found = {Entity(speaker, "person")} | set(entities(chunk, known))
+        found = {Entity(speaker, "person")}
+        if parsed is None:
+            found |= set(entities(chunk, known))
+            labelled = ()
+        else:
+            found |= set(_labelled_entities(chunk, start, parsed, known, persons))
+            labelled = _classes(chunk, start, parsed, found)
         times = tuple(_shift(m, start) for m in resolve(chunk, moment)) if chunk else ()
-        out.append(Sentence(start, end, chunk, tuple(sorted(found, key=lambda e: e.name)), tuple(dict.fromkeys(terms(chunk))), times))
+        out.append(Sentence(start, end, chunk, tuple(sorted(found, key=lambda e: e.name)), tuple(dict.fromkeys(terms(chunk))), times, labelled))
     return Extraction(out)
+
+
+def _labelled_entities(sentence: str, offset: int, parsed, known: frozenset[str], persons: frozenset[str]) -> list[Entity]:
+    """The rules' names, and the places the recogniser finds that the rules drop as sentence openers
+    ("Sweden was lovely"), each with its merged kind (`_merged_kind`)."""
+    end = offset + len(sentence)
+    names = [n for n in parsed.names if offset <= n.start and n.end <= end]
+    out = []
+    for e in entities(sentence, known):
+        if e.kind == "activity":
+            out.append(e)
+            continue
+        at = sentence.find(e.name)
+        label = next((n.label for n in names if e.name in n.text or n.text in e.name), None)
+        out.append(Entity(e.name, _merged_kind(sentence, max(at, 0), e.name, label, persons)))
+    seen = {e.name for e in out}
+    for n in names:  # a recognised sentence opener is an entity only if WordNet knows it as a place
+        name = _clean_name(n.text, initial=False, known=known)
+        if name and name not in seen and n.label in ("GPE", "LOC") and classes.is_place(name) and not any(name in s or s in name for s in seen):
+            out.append(Entity(name, "place"))
+            seen.add(name)
+    return list(dict.fromkeys(out))
+
+
+def _merged_kind(sentence: str, at: int, name: str, label: str | None, persons: frozenset[str]) -> str:
+    """Speakers are persons; a quoted name is a title; then the cue words, the recogniser's label, WordNet, the rules' default."""
+    if name in persons or name.split()[0] in persons:
+        return "person"
+    if _quoted(sentence, at, name):
+        return "work"  # "Little Women", "Cyberpunk 2077": a title, whatever the recogniser says
+    cue = _cue_kind(sentence, at, name)
+    if cue is not None:
+        return cue
+    if classes.is_place(name):
+        return "place"
+    if label is not None:
+        return classes.kind_of_label(label) or "thing"
+    return _kind(sentence, at, name)
+
+
+def _quoted(sentence: str, at: int, name: str) -> bool:
+    before, after = sentence[:at].rstrip()[-1:], sentence[at + len(name) :][:3]
+    return before in ('"', "“", "'", "‘") and any(q in after for q in ('"', "”", "'", "’"))
+
+
+def _classes(sentence: str, offset: int, parsed, found: set[Entity]) -> tuple[tuple[str, str, int], ...]:
+    """(word, class, depth) for the sentence's nouns, gerunds and activities, and for its labelled names."""
+    end = offset + len(sentence)
+    out: dict[tuple[str, str], int] = {}
+    words = {t.text.lower() for t in parsed.nouns if offset <= t.start < end} | {e.name for e in found if e.kind == "activity"}
+    for word in words:
+        for cls, depth in classes.classes(word):
+            out.setdefault((word, cls), depth)
+    for n in parsed.names:
+        if offset <= n.start < end:
+            name = n.text.removeprefix("the ").removeprefix("The ")
+            for cls in classes.LABELS[n.label][1]:
+                out.setdefault((name, cls), 1)
+            for cls, depth in classes.classes(name, 4, 1):  # Chicago -> city, municipality
+                out.setdefault((name, cls), depth)
+    return tuple((w, c, d) for (w, c), d in out.items())
 
 
 def _shift(mention, offset: int):
@@ -119,6 +201,11 @@ def _clean_name(run: str, *, initial: bool, known: frozenset[str]) -> str | None
 
 
 def _kind(sentence: str, at: int, name: str) -> str:
+    return _cue_kind(sentence, at, name) or ("person" if len(name.split()) <= 2 and _looks_like_person(name) else "thing")
+
+
+def _cue_kind(sentence: str, at: int, name: str) -> str | None:
+    """The kind the words around a name say it is ("my sister X", "X University", "in X"), if they say one."""
     before = sentence[:at].split()[-2:]
     cue = {w.lower().strip(",.") for w in before}
     if any(w in _ORG_WORDS for w in name.split()):
@@ -127,7 +214,7 @@ def _kind(sentence: str, at: int, name: str) -> str:
         return "person"
     if cue & _PLACE_CUES:
         return "place"
-    return "person" if len(name.split()) <= 2 and _looks_like_person(name) else "thing"
+    return None
 
 
 @lru_cache(maxsize=4096)

@@ -44,6 +44,16 @@ CREATE TABLE IF NOT EXISTS point_facts (   -- a point's source spans are its fac
     PRIMARY KEY (point, fact)
 );
 CREATE INDEX IF NOT EXISTS point_facts_by_fact ON point_facts(fact);
+-- what the things a fact mentions are (memory/classes.py): "fishing" is a sport (depth 2), "Chicago" a city
+CREATE TABLE IF NOT EXISTS fact_classes (
+    namespace TEXT NOT NULL, fact INTEGER NOT NULL, word TEXT NOT NULL, class TEXT NOT NULL, depth INTEGER NOT NULL,
+    PRIMARY KEY (fact, word, class)
+);
+CREATE INDEX IF NOT EXISTS fact_classes_by_class ON fact_classes(namespace, class);
+-- the same classes as labels of the entity vertices they name
+CREATE TABLE IF NOT EXISTS entity_classes (
+    entity INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE, class TEXT NOT NULL, PRIMARY KEY (entity, class)
+);
 CREATE INDEX IF NOT EXISTS point_entities_by_entity ON point_entities(entity);
 """
 
@@ -72,17 +82,28 @@ class Hypergraph:
 
     # -- writing (inside the caller's transaction) --------------------------------
 
-    def insert(self, namespace: str, entities: Iterable[Entity], description: str, facts: Sequence[int], time: str | None, position: int) -> int:
-        """A new memory point over `entities` (created as needed), sourced from `facts`."""
+    def insert(self, namespace: str, entities: Iterable[Entity], description: str, facts: Sequence[int], time: str | None, position: int, classes: Sequence[tuple[str, str, int]] = ()) -> int:
+        """A new memory point over `entities` (created as needed), sourced from `facts`; `classes` are
+        (word, class, depth) of what the facts mention, filed for the facts and for the entities named by a word."""
         if not facts:
             raise InputError("A memory point needs at least one source fact; pass the fact it came from.")
         db = self.log.db
         point = db.insert("INSERT INTO points(namespace, description, time_first, time_last, position) VALUES (?, ?, ?, ?, ?)", (namespace, description, time, time, position))
-        ids = {self.entity_id(namespace, e) for e in entities}
-        db.executemany("INSERT INTO point_entities(point, entity) VALUES (?, ?) ON CONFLICT DO NOTHING", [(point, i) for i in ids])
+        named = {e.name.lower(): self.entity_id(namespace, e) for e in entities}
+        db.executemany("INSERT INTO point_entities(point, entity) VALUES (?, ?) ON CONFLICT DO NOTHING", [(point, i) for i in set(named.values())])
         db.executemany("INSERT INTO point_facts(point, fact) VALUES (?, ?) ON CONFLICT DO NOTHING", [(point, f) for f in facts])
+        self._file_classes(namespace, named, facts, classes)
         self._graphs.pop(namespace, None)
         return point
+
+    def _file_classes(self, namespace: str, named: dict[str, int], facts: Sequence[int], classes: Sequence[tuple[str, str, int]]) -> None:
+        if not classes:
+            return
+        db = self.log.db
+        rows = [(namespace, f, w, c, d) for f in facts for w, c, d in classes]
+        db.executemany("INSERT INTO fact_classes(namespace, fact, word, class, depth) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+        labels = {(named[key], c) for w, c, _ in classes if (key := _bare(w)) in named}
+        db.executemany("INSERT INTO entity_classes(entity, class) VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(labels))
 
     def update(self, point: int, *, description: str | None = None, entities: Iterable[Entity] | None = None, facts: Sequence[int] | None = None) -> None:
         """Replace a point's description, entity set and/or sources; refuses to leave it without a source."""
@@ -140,6 +161,7 @@ class Hypergraph:
         if row and row[0] != target:
             # Points over both keep one link (the old one goes with the entity, by cascade), as UPDATE OR IGNORE did.
             db.execute("UPDATE point_entities SET entity = ? WHERE entity = ? AND point NOT IN (SELECT point FROM point_entities WHERE entity = ?)", (target, row[0], target))
+            db.execute("UPDATE entity_classes SET entity = ? WHERE entity = ? AND class NOT IN (SELECT class FROM entity_classes WHERE entity = ?)", (target, row[0], target))
             db.execute("DELETE FROM entities WHERE id = ?", (row[0],))
         db.execute("INSERT INTO aliases(namespace, alias, entity) VALUES (?, ?, ?) ON CONFLICT (namespace, alias) DO UPDATE SET entity = excluded.entity", (namespace, alias.lower(), target))
         self._graphs.pop(namespace, None)
@@ -149,6 +171,7 @@ class Hypergraph:
         db = self.log.db
         for chunk in _chunks(list(facts)):
             db.execute(f"DELETE FROM point_facts WHERE fact IN ({_marks(chunk)})", tuple(chunk))
+            db.execute(f"DELETE FROM fact_classes WHERE fact IN ({_marks(chunk)})", tuple(chunk))
         db.execute("DELETE FROM points WHERE namespace = ? AND id NOT IN (SELECT point FROM point_facts)", (namespace,))
         db.execute("DELETE FROM entities WHERE namespace = ? AND id NOT IN (SELECT entity FROM point_entities)", (namespace,))
         self._graphs.pop(namespace, None)
@@ -157,6 +180,7 @@ class Hypergraph:
         db = self.log.db
         db.execute("DELETE FROM point_facts WHERE point IN (SELECT id FROM points WHERE namespace = ?)", (namespace,))
         db.execute("DELETE FROM points WHERE namespace = ?", (namespace,))
+        db.execute("DELETE FROM fact_classes WHERE namespace = ?", (namespace,))
         db.execute("DELETE FROM aliases WHERE namespace = ?", (namespace,))
         db.execute("DELETE FROM entities WHERE namespace = ?", (namespace,))
         self._graphs.pop(namespace, None)
@@ -222,6 +246,33 @@ class Hypergraph:
                 (namespace, kind, *besides),
             )
             return {r[0] for r in rows}
+
+    def facts_of_classes(self, namespace: str, classes: Sequence[str], modifiers: Sequence[str] = (), min_depth: int = 1) -> dict[int, int]:
+        """Facts mentioning an instance of one of `classes` (a hypernym at least `min_depth` up: a fact naming
+        "sport" itself is no instance of it) -> 1, or 2 when a class of it also carries a modifier ("outdoor_sport")."""
+        if not classes:
+            return {}
+        with self.log.lock:
+            rows = self.log.db.execute(
+                f"SELECT DISTINCT fact FROM fact_classes WHERE namespace = ? AND class IN ({_marks(classes)}) AND depth >= ?",
+                (namespace, *classes, min_depth),
+            ).fetchall()
+            found = {f: 1 for (f,) in rows}
+            for modifier in modifiers:
+                narrowed = self.log.db.execute(
+                    "SELECT DISTINCT fact FROM fact_classes WHERE namespace = ? AND (class LIKE ? ESCAPE '\\' OR class = ?)",
+                    (namespace, modifier.replace("_", "\\_") + "\\_%", modifier),
+                )
+                for (f,) in narrowed:
+                    if f in found:
+                        found[f] = 2
+            return found
+
+    def entity_classes(self, namespace: str, name: str) -> list[str]:
+        """The class labels of one entity vertex ("Chicago" -> city, municipality, ...)."""
+        with self.log.lock:
+            rows = self.log.db.execute("SELECT c.class FROM entity_classes c JOIN entities e ON e.id = c.entity WHERE e.namespace = ? AND e.name = ? ORDER BY c.class", (namespace, name))
+            return [r[0] for r in rows]
 
     def points(self, namespace: str) -> list[Point]:
         with self.log.lock:
@@ -317,6 +368,12 @@ def _prefix_aliases(names: dict[str, str], speakers: Sequence[str]) -> list[tupl
         if len(owners) == 1:
             pairs.append((name, owners[0]))
     return pairs
+
+
+def _bare(word: str) -> str:
+    """A recognised name as the hypergraph names its entity ("the Grand Canyon" -> "grand canyon")."""
+    word = word.lower().removesuffix("'s").removesuffix("’s")
+    return word[4:] if word.startswith("the ") else word
 
 
 def _marks(items: Sequence) -> str:

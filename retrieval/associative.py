@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from hyperloom.memory.classes import asked_classes
 from hyperloom.memory.hierarchy import ATTRIBUTE_QUESTIONS
 from hyperloom.memory.temporal import parse_anchor, resolve
 from hyperloom.retrieval.search import Filters, Hit, boost_speaker, check_query, hybrid_scores, named_speaker, top_hits
@@ -65,6 +66,8 @@ class Weights:
     # A question asking for a class lifts the named speaker's turns mentioning an entity of its kind
     # (ASKED_KINDS; 120 dev questions): 0.1 -> multi-hop 0.461, 0.2 -> 0.472, 0.3 -> 0.479 (from 0.464).
     kind: float = 0.3
+    classes: float = 0.3  # a thing whose WordNet classes hold the asked class (memory/classes.py)
+    modifier: float = 0.1  # ... and one of them carries the question's modifier ("outdoor activities": outdoor_sport)
     date_named: float = 0.3
     date_after_days: int = 31  # people talk about what happened after it happened
     neighbours: float = 0.2
@@ -195,17 +198,25 @@ def _weigh_history(view, query: str, scores: dict[int, float], w: Weights) -> No
 
 
 def _lift_asked_kinds(view, query: str, scores: dict[int, float], w: Weights) -> None:
-    """A question about one speaker that asks for a class of things lifts that speaker's turns naming one."""
+    """A question about one speaker that asks for a class of things lifts that speaker's turns naming an instance:
+    an entity of the asked kind (ASKED_KINDS), or a thing whose WordNet classes hold the asked class ("which
+    cities" -> Chicago, "what instruments" -> violin), more when a class also carries the question's modifier."""
     kinds = [kind for kind, pattern in ASKED_KINDS if pattern.search(query)]
-    speakers = view.speakers() if kinds else []
+    heads, modifiers = asked_classes(query) if w.classes else ((), ())
+    speakers = view.speakers() if kinds or heads else []
     speaker = named_speaker(query, speakers)
     if not speaker:
         return
     # The speakers themselves are people in every point of theirs; "names of her kids" asks for someone else.
-    ids = set().union(*(view.facts_mentioning(kind, besides=speakers) for kind in kinds))
-    lifted = {f.turn_seq for f in view.facts_by_id(list(ids)).values() if f.speaker == speaker}
-    for seq in lifted & scores.keys():
-        scores[seq] += w.kind
+    lift = dict.fromkeys(set().union(*(view.facts_mentioning(kind, besides=speakers) for kind in kinds)), w.kind)
+    for fid, narrowed in view.facts_of_classes(heads, modifiers).items():
+        lift[fid] = max(lift.get(fid, 0.0), w.classes + (w.modifier if narrowed > 1 else 0.0))
+    by_turn: dict[int, float] = {}
+    for fid, fact in view.facts_by_id(list(lift)).items():
+        if fact.speaker == speaker:
+            by_turn[fact.turn_seq] = max(by_turn.get(fact.turn_seq, 0.0), lift[fid])
+    for seq in by_turn.keys() & scores.keys():
+        scores[seq] += by_turn[seq]
 
 
 def _lift_named_dates(query: str, scores: dict[int, float], turns: dict, w: Weights) -> None:
