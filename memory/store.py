@@ -17,7 +17,8 @@ import numpy as np
 
 from hyperloom.config import Config
 from hyperloom.errors import IndexDamaged, InputError, StorageError
-from hyperloom.memory.extract import entities, extract
+from hyperloom.memory import classes
+from hyperloom.memory.extract import entities, extract_many
 from hyperloom.memory.formats import Conversation, load_conversations
 from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
 from hyperloom.memory.hypergraph import Hypergraph
@@ -102,11 +103,12 @@ class MemoryStore:
         # Names seen mid-sentence anywhere in the batch count at a sentence start too ("Clara made jam").
         known |= {e.name for t in turns for a, b in sentences(t.text) for e in entities(t.text[a:b], known)}
         facts = []
+        extracted = extract_many(turns, known)  # one spaCy pass over the batch (memory/classes.py)
+        self.notices += [n for n in classes.fallback_notice if n not in self.notices]
         with self.log.transaction():
-            for turn in turns:
-                found = extract(turn.text, turn.speaker, turn.created_at, known)
+            for turn, found in zip(turns, extracted):
                 for fact, sentence in zip(self.hierarchy.add_facts(namespace, turn, found.sentences), found.sentences):
-                    self.hypergraph.insert(namespace, sentence.entities, fact.text, [fact.id], fact.time, fact.position)
+                    self.hypergraph.insert(namespace, sentence.entities, fact.text, [fact.id], fact.time, fact.position, sentence.classes)
                     facts.append(fact)
         return facts
 

@@ -99,5 +99,8 @@ class MemoryView:
     def facts_mentioning(self, kind: str, besides: Sequence[str] = ()) -> set[int]:
         return self._store.hypergraph.facts_mentioning(self.namespace, kind, besides=besides)
 
+    def facts_of_classes(self, classes: Sequence[str], modifiers: Sequence[str] = ()) -> dict[int, int]:
+        return self._store.hypergraph.facts_of_classes(self.namespace, classes, modifiers)
+
     def point_entities(self, point: int) -> list[str]:
         return list(self._store.hypergraph.point(point).entities)
