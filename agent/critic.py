@@ -125,6 +125,7 @@ class Evidence:
     previous: tuple[str, ...] = ()  # the reader's answers of the earlier rounds, oldest first
     now: str | None = None  # when the question is asked (ISO)
     last: bool = False  # no round follows, whatever the critic says (max_rounds reached)
+    read: Sequence[Hit] | None = None  # what the reader answers from, when not all of `hits` (a replaced fact left out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,7 +410,8 @@ class LogisticCritic:
             if holds < self.threshold and not evidence.last:
                 return Verdict(holds, False, None, holds)
         try:
-            signals = read_signals(evidence.question, evidence.hits) if evidence.hits else Signals()
+            read = evidence.hits if evidence.read is None else evidence.read  # judge the answer the reader will give
+            signals = read_signals(evidence.question, read) if read else Signals()
         except HyperloomError:  # the reader's weights or language data are unreadable (the answerer says so): judge without an answer
             signals = Signals()
         x = features(evidence, signals)[None, :]

@@ -27,6 +27,7 @@ from hyperloom.agent.rounds import next_queries, ranking, search_round
 from hyperloom.agent.state import Context, State, citation_from_dict, hit_from_dict, hit_to_dict
 from hyperloom.memory.log import QUESTION, Session, Turn, is_question
 from hyperloom.memory.temporal import parse_anchor
+from hyperloom.retrieval.associative import PAST
 from hyperloom.retrieval.pack import pack as pack_evidence
 
 HISTORY = 8  # lines of the session read back for pronoun resolution
@@ -91,7 +92,7 @@ def critic(state: State, runtime: Runtime[Context]) -> dict:
     # evidence's coverage of the question every round, and reads the reader's answer on the round it stops at.
     earlier = tuple(r.get("answer", "") for r in rounds[:-1])
     last = len(rounds) >= ctx.max_rounds or not hits
-    seen = Evidence(state["query"], hits, [h.score for h in ctx.ranking] or state["shape"], len(rounds), earlier, ctx.now, last)
+    seen = Evidence(state["query"], hits, [h.score for h in ctx.ranking] or state["shape"], len(rounds), earlier, ctx.now, last, _as_read(ctx, state["question"], hits))
     verdict = judge(ctx.critic, seen)
     rounds[-1].update(verdict.record())  # probability, p_holds; on the last round also p_right, answer, abstain, confidence
     rounds[-1]["ms"] += (time.perf_counter() - started) * 1000
@@ -100,6 +101,21 @@ def critic(state: State, runtime: Runtime[Context]) -> dict:
         return {"rounds": rounds, "sufficient": True, **({"notices": [*(state.get("notices") or []), said]} if said else {})}
     kind, queries = next_queries(ctx.store, ctx.namespace, state["query"], hits, ctx.store.log.speakers(ctx.namespace))
     return {"rounds": rounds, "sufficient": False, "kind": kind, "queries": queries}
+
+
+def _as_read(ctx: Context, question: str, hits: list) -> list | None:
+    """The evidence as the reader answers from it (answerers.Reader): a replaced fact is no answer about now.
+    None when that is all of it."""
+    if PAST.search(question):
+        return None
+    replaced = superseded(ctx.store, ctx.namespace, hits)
+    return [h for h in hits if h.turn_id not in replaced] if replaced else None
+
+
+def superseded(store, namespace: str, hits: list) -> set[str]:
+    """Turns of the hits whose fact a later one replaced (agent/conflicts.py notes)."""
+    _, notes = with_history(store, namespace, hits)
+    return {t for t, note in notes.items() if note.endswith("superseded")}
 
 
 @_timed("pack")

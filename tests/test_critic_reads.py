@@ -97,12 +97,15 @@ def test_the_verdict_reaches_the_public_rounds_and_the_answer(tmp_path: Path, em
         agent.ingest(sample_path())
         answer = agent.ask("What is Maya's cat called?")
         compound = agent.ask("What instrument is Jonas learning, and who teaches him?")
+        now = agent.ask("Where does Maya live now?")
         assert agent.take_notices() == []
     last = answer.trace.rounds[-1]
     assert 0 <= last.p_holds <= 1 and 0 <= last.p_right <= 1 and last.abstain is False
     assert last.answer == answer.text == "Pixel" and answer.confidence == last.confidence in ("sure", "likely", "unsure")
     assert all(r.p_right is None and r.confidence is None for r in answer.trace.rounds[:-1])
     assert compound.text.count("; ") == 1 and compound.confidence is None  # the parts' answers are not what the critic read
+    # The critic judges what the reader reads: Lisbon, the replaced residence, is no answer about now for either.
+    assert now.text == now.trace.rounds[-1].answer == "Porto" and now.confidence
 
 
 def test_no_confidence_word_without_a_reading_critic_or_the_reader(tmp_path: Path, embedder) -> None:

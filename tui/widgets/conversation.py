@@ -7,7 +7,7 @@ the screen decides what a finished or failed answer means for the rest of the UI
 from __future__ import annotations
 
 from textual import on, work
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownStream
@@ -30,17 +30,24 @@ class ChatMessage(Static):
     ChatMessage.-pending Markdown { color: $text-muted; }
     ChatMessage Markdown { margin: 0; padding: 0; background: transparent; }
     ChatMessage Markdown > * { margin-bottom: 0; }
+    ChatMessage > Horizontal { height: auto; }
+    ChatMessage .confidence { width: auto; padding: 0 0 0 2; color: $text-muted; text-style: italic; display: none; }
+    ChatMessage .confidence.-shown { display: block; }
     """
 
     def __init__(self, who: str, text: str, role: str) -> None:
         super().__init__(classes=f"-{role}")
         self.who, self.text, self.role = who, text, role
+        self.confidence: str | None = None
         self._stream: MarkdownStream | None = None
         self._streamed = ""
 
     def compose(self):
         yield Static(self.who, classes="who", markup=False)
-        yield Markdown(self.text)
+        with Horizontal():
+            yield Markdown(self.text)
+            # beside the answer's first line: how sure the critic is that the answer is right (a word, not a number)
+            yield Static("", classes="confidence", markup=False)
 
     @property
     def body(self) -> Markdown:
@@ -54,14 +61,26 @@ class ChatMessage(Static):
         self._streamed += chunk
         await self._stream.write(chunk)
 
-    async def finish(self, text: str) -> None:
-        """The verified answer replaces the streamed draft (a failing quote may have been removed)."""
+    async def finish(self, text: str, confidence: str | None = None) -> None:
+        """The verified answer replaces the streamed draft (a failing quote may have been removed);
+        `confidence` is the critic's word for it, shown dim beside it (None: nothing is shown)."""
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
         self.remove_class("-pending")
-        self.text = text
+        self.text, self.confidence = text, confidence
         await self.body.update(text)
+        word = self.query_one(".confidence", Static)
+        word.update(confidence or "")
+        word.set_class(bool(confidence), "-shown")
+        word.tooltip = CONFIDENCE.get(confidence or "")
+
+
+CONFIDENCE = {  # what each word means (agent/critic.py Confidence: calibrated P(right) >= 0.55, >= 0.3, below)
+    "sure": "The critic judges this answer more likely right than wrong.",
+    "likely": "The critic judges this answer plausible; check the evidence.",
+    "unsure": "The critic doubts this answer; check the evidence.",
+}
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -160,7 +179,7 @@ class Conversation(VerticalScroll):
     async def show_verified_answer(self, event: AnswerComplete) -> None:
         if self.pending is not None and self.pending[1] is event.message:
             self.pending = None
-        await event.message.finish(answer_markdown(event.answer))
+        await event.message.finish(answer_markdown(event.answer), event.answer.confidence)
         self.scroll_end(animate=False)
 
     @on(AnswerFailed)
