@@ -43,9 +43,13 @@ class PostgresServer:
         self.sql(f"CREATE DATABASE {name}")
         return self.url(name)
 
-    def sql(self, statement: str, database: str = "postgres") -> str:
-        out = self._run("psql", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres", "-d", database, "-Atqc", statement)
-        return out.strip()
+    def sql(self, statement: str, database: str = "postgres") -> list[tuple]:
+        """Run one statement as the superuser over the Unix socket (no password); returns its rows."""
+        import psycopg
+
+        with psycopg.connect(host=str(self.dir), port=self.port, user="postgres", dbname=database, autocommit=True) as conn:
+            cur = conn.execute(statement)
+            return cur.fetchall() if cur.description else []
 
     def stop(self) -> None:
         try:

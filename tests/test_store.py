@@ -1,4 +1,6 @@
-"""MemoryStore: the log first, derived indexes after; search finds turns with exact spans; namespaces isolate."""
+"""MemoryStore: the log first, derived indexes after; search finds turns with exact spans; namespaces isolate.
+
+The tests on the `store` fixtures run against both stores: SQLite with HNSW files, and PostgreSQL with a Chroma server."""
 
 from __future__ import annotations
 
@@ -12,6 +14,14 @@ from hyperloom.errors import InputError
 from hyperloom.memory.log import Turn
 from hyperloom.memory.store import MemoryStore
 from hyperloom.retrieval.search import Filters
+
+
+@pytest.fixture
+def config(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Config:
+    if backend == "sqlite":
+        return Config(home=tmp_path / "home")
+    pg_url, chroma_url = request.getfixturevalue("pg_url"), request.getfixturevalue("chroma_url")
+    return Config(home=tmp_path / "home", store="postgres", postgres_url=pg_url, chroma_url=chroma_url)
 
 
 def test_search_returns_the_turn_with_its_verbatim_span(demo_store: MemoryStore) -> None:
