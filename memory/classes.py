@@ -51,11 +51,14 @@ ASKED_AS = {
 }
 # Words that look like plural class nouns in a question but ask for no class.
 NOT_CLASSES = frozenset("things ways times days years months weeks kinds types sorts lots others plans ideas thoughts feelings".split())
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*|/")
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?|genres?|forms?)\s+of\s+((?:[a-z]+\s+){0,2}[a-z]+)", re.IGNORECASE)
-_WH_NOUN = re.compile(r"\b(?:what|which)\s+((?:[a-z]+\s+){0,2}[a-z]+)", re.IGNORECASE)
-# Where the wh-phrase ends: "what activities | does Melanie ..."
-_AUX = frozenset("is are was were do does did has have had can could would will should might may am be been".split())
+_WH_NOUN = re.compile(r"\b(what|which)\s+((?:[\w+'’/-]+\s+){0,3}[\w+'’/-]+)", re.IGNORECASE)
+# Where the wh-phrase ends: "what activities | does Melanie ...", "what events | for veterans ..."
+_AUX = frozenset(
+    "is are was were do does did has have had can could would will should might may am be been des "
+    "for of with in at to from about on by during after before that which who".split()
+)
 _ACTIVITY = re.compile(r"\b(activities|hobbies|sports|exercise|workouts?)\b", re.IGNORECASE)
 
 
@@ -88,18 +91,39 @@ _state: dict[str, object] = {}
 fallback_notice: list[str] = []  # filled once if the language data cannot be loaded
 
 
+def _pinned():
+    from hyperloom.memory.language import spacy_pipeline, wordnet
+
+    return spacy_pipeline(), wordnet()
+
+
+_loader = _pinned
+
+
 def language():
     """(spaCy pipeline, WordNet), or None after recording why structured memory keeps to its rules."""
+    from hyperloom.memory.language import LanguageDataError
+
     with _lock:
         if "loaded" not in _state:
-            from hyperloom.memory.language import LanguageDataError, spacy_pipeline, wordnet
-
             try:
-                _state["loaded"] = (spacy_pipeline(), wordnet())
+                _state["loaded"] = _loader()
             except LanguageDataError as exc:
                 _state["loaded"] = None
                 fallback_notice.append(f"{exc} Until then, structured memory labels entities by its rules and files no classes.")
         return _state["loaded"]
+
+
+def reload(loader=None) -> None:
+    """Forget the loaded language data and load it next time with `loader` (default: the pinned packages) —
+    for a process that reinstalled them, and for tests of damaged data."""
+    global _loader
+    with _lock:
+        _loader = loader or _pinned
+        _state.clear()
+        fallback_notice.clear()
+    classes.cache_clear()
+    asked_classes.cache_clear()
 
 
 def parse(texts: Sequence[str]) -> list[Parsed | None]:
@@ -108,7 +132,8 @@ def parse(texts: Sequence[str]) -> list[Parsed | None]:
     if loaded is None or not texts:
         return [None] * len(texts)
     nlp, _ = loaded
-    docs = nlp.pipe([t[:20000] for t in texts], disable=["parser", "lemmatizer"], batch_size=64)
+    # Tags and entities only: the parser, the lemmatizer and the attribute ruler (POS from tags) are 40% of the time.
+    docs = nlp.pipe([t[:20000] for t in texts], disable=["parser", "lemmatizer", "attribute_ruler"], batch_size=64)
     return [_parsed(doc) for doc in docs]
 
 
@@ -156,11 +181,12 @@ def asked_classes(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     modifiers that narrow them (["outdoor"]); both empty for a question that asks for no class."""
     heads, modifiers = [], []
     kinds_of = [m.group(1) for m in _KIND_OF.finditer(question)]  # "what kind of music": a class in the singular
-    phrases = kinds_of + [m.group(1) for m in _WH_NOUN.finditer(question)]
+    kinds_of += [m.group(2) for m in _WH_NOUN.finditer(question) if m.group(1).lower() == "which"]  # "which city"
+    phrases = kinds_of + [m.group(2) for m in _WH_NOUN.finditer(question)]
     phrases += [m.group(1) for m in _ACTIVITY.finditer(question)]
     for phrase in phrases:
         words = [w.lower() for w in _WORD.findall(phrase)]
-        words = words[: next((i for i, w in enumerate(words) if w in _AUX), len(words))]
+        words = words[: next((i for i, w in enumerate(words) if w in _AUX or w == "/"), len(words))]  # "artists/bands": the first
         if not words or words[-1] in NOT_CLASSES or not (words[-1].endswith("s") or phrase in kinds_of):
             continue
         head = _base(words[-1])

@@ -42,6 +42,9 @@ NOT_NAMES = frozenset(
 )
 _PLACE_CUES = frozenset({"in", "to", "from", "at", "of", "visited", "visit", "near", "around", "across"})
 _ORG_WORDS = frozenset({"University", "College", "School", "Inc", "Company", "Club", "Center", "Centre", "Hospital", "Foundation", "Bank", "Studio", "Shelter", "Church", "Museum", "Institute", "Group", "Team"})
+# Words beside a title: "the game Catan", "a Valorant tournament", "the movie Inception".
+_WORK_CUES = frozenset({"game", "games", "movie", "film", "book", "novel", "song", "album", "show", "series", "tournament", "tournaments", "trilogy"})
+_NAME_CUES = frozenset({"name", "name's", "names"})  # "her name is Shadow": a pet the recogniser calls an organisation
 _PERSON_CUES = frozenset({"sister", "brother", "mom", "dad", "mother", "father", "friend", "wife", "husband", "son", "daughter", "aunt", "uncle", "cousin", "boyfriend", "girlfriend", "partner", "teacher", "boss", "named", "called", "grandma", "grandpa"})
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’-]*")
 _NAME_RUN = re.compile(r"[A-ZÀ-Ö][\w'’-]*(?:\s+(?:of|de|da|van|von|the)?\s*[A-ZÀ-Ö][\w'’-]*)*")
@@ -127,19 +130,22 @@ def _labelled_entities(sentence: str, offset: int, parsed, known: frozenset[str]
 
 
 def _merged_kind(sentence: str, at: int, name: str, label: str | None, persons: frozenset[str]) -> str:
-    """Speakers are persons; a quoted name is a title; then the cue words, the recogniser's label, WordNet, the rules' default."""
+    """Speakers are persons; a quoted or game-, film- or book-cued name is a title; then the rules' name and
+    organisation cues, the recogniser's label, WordNet's places, the rules' place cues and their default."""
     if name in persons or name.split()[0] in persons:
         return "person"
-    if _quoted(sentence, at, name):
-        return "work"  # "Little Women", "Cyberpunk 2077": a title, whatever the recogniser says
-    cue = _cue_kind(sentence, at, name)
-    if cue is not None:
+    before = {w.lower().strip(",.:;!?\"'“”") for w in sentence[:at].split()[-2:]}
+    after = sentence[at + len(name) :].split()[:1]
+    if _quoted(sentence, at, name) or before & _WORK_CUES or {w.lower().strip(",.!?") for w in after} & _WORK_CUES:
+        return "work"  # "Little Women", "a Valorant tournament", "this game Catan": a title, whatever the recogniser says
+    cue = "person" if before & _NAME_CUES else _cue_kind(sentence, at, name)
+    if cue in ("person", "organisation"):
         return cue
+    if label is not None and label != "PERSON" or label == "PERSON" and cue is None:
+        return classes.kind_of_label(label) or "thing"
     if classes.is_place(name):
         return "place"
-    if label is not None:
-        return classes.kind_of_label(label) or "thing"
-    return _kind(sentence, at, name)
+    return cue or _kind(sentence, at, name)
 
 
 def _quoted(sentence: str, at: int, name: str) -> bool:
