@@ -57,6 +57,31 @@ async def test_ask_streams_an_answer_with_verified_citations(agent):
         assert app.chat.prompt.text == ""
 
 
+async def test_the_critics_word_stands_dim_beside_the_answer(tmp_path, embedder, template):
+    """The reader answering and the shipped critic judging: 'sure' beside 'Porto'; a critic that reads nothing shows no word."""
+    from hyperloom.agent.critic import default_critic
+
+    reader = open_agent(tmp_path / "home", embedder, template=template, model="reader", critic=default_critic())
+    try:
+        app = make_app(reader)
+        async with app.run_test(size=SIZE) as pilot:
+            await ask(pilot, "Where does Maya live now?")
+            reply = messages(app, "assistant")[-1]
+            word = reply.query_one(".confidence")
+            assert reply.text.startswith("Porto") and reply.confidence == app.chat.last_answer.confidence == "sure"
+            assert word.display and str(word.render()) == "sure" and word.region.y == reply.body.region.y  # on the answer's line
+    finally:
+        reader.close()
+
+
+async def test_no_word_when_no_critic_read_the_answer(agent):
+    app = make_app(agent)  # model "none" and a fixed-k critic
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "Where does Maya live now?")
+        reply = messages(app, "assistant")[-1]
+        assert reply.confidence is None and not reply.query_one(".confidence").display
+
+
 async def test_enter_on_a_citation_opens_its_turn_in_its_session(agent):
     app = make_app(agent)
     async with app.run_test(size=SIZE) as pilot:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import pytest
 from tuikit import agent, answered, open_agent, template, type_line, until  # agent, template: shared fixtures
 
+from hyperloom.agent.critic import default_critic
 from hyperloom.tui.app import make_app
 from hyperloom.tui.screens.dialogs import ConfirmDialog
 from hyperloom.tui.screens.session import SessionScreen
 from hyperloom.tui.screens.welcome import WelcomeScreen
 
 SMALL = (80, 24)
+
+
+@pytest.fixture
+def reader(tmp_path, embedder, template):
+    """The demo agent as a user gets it: the reader answering, the shipped reading critic judging (the confidence word)."""
+    agent = open_agent(tmp_path / "home", embedder, template=template, model="reader", critic=default_critic())
+    yield agent
+    agent.close()
 
 
 async def ask_where_maya_lives(pilot) -> None:
@@ -36,19 +45,19 @@ def test_welcome_on_an_empty_memory(snap_compare, tmp_path, embedder):
         agent.close()
 
 
-def test_answer_with_evidence_at_80x24(snap_compare, agent):
-    """At 80×24: the question, the answer 'Porto' citing s3:1, the evidence panel with Maya's quote highlighted, the status line (32→34 turns, 0.4 s, 1 round)."""
-    assert snap_compare(make_app(agent), terminal_size=SMALL, run_before=ask_where_maya_lives)
+def test_answer_with_evidence_at_80x24(snap_compare, reader):
+    """At 80×24: the question, the answer 'Porto' with the dim word 'sure' beside it, citing s3:1, the evidence panel with Maya's quote highlighted, the status line (reader, 32→34 turns, 0.4 s, 1 round)."""
+    assert snap_compare(make_app(reader), terminal_size=SMALL, run_before=ask_where_maya_lives)
 
 
-def test_answer_with_evidence_in_the_light_theme(snap_compare, agent):
+def test_answer_with_evidence_in_the_light_theme(snap_compare, reader):
     """The same answer in the light theme: every colour comes from the theme, nothing stays dark."""
 
     async def run_before(pilot) -> None:
         pilot.app.theme = "textual-light"
         await ask_where_maya_lives(pilot)
 
-    assert snap_compare(make_app(agent), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(make_app(reader), terminal_size=(100, 30), run_before=run_before)
 
 
 def test_citation_opens_its_turn_in_its_session(snap_compare, agent):

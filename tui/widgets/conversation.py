@@ -31,6 +31,7 @@ class ChatMessage(Static):
     ChatMessage Markdown { margin: 0; padding: 0; background: transparent; }
     ChatMessage Markdown > * { margin-bottom: 0; }
     ChatMessage > Horizontal { height: auto; }
+    ChatMessage > Horizontal > Markdown { width: 1fr; }
     ChatMessage .confidence { width: auto; padding: 0 0 0 2; color: $text-muted; text-style: italic; display: none; }
     ChatMessage .confidence.-shown { display: block; }
     """
