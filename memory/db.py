@@ -28,6 +28,7 @@ SCHEMA_VERSION = 1  # what this code reads and writes; a database with a higher 
 POSTGRES_URL = re.compile(r"postgres(?:ql)?://", re.IGNORECASE)
 _NOW_SQLITE = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 _NOW_POSTGRES = """(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))"""
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 _SCHEMA_LOCK = 0x68796C6F6F6D  # PostgreSQL advisory lock held while creating or migrating tables ("hyloom")
 
 
@@ -69,10 +70,22 @@ class PgDb:
         if sql == "ROLLBACK" and self._conn.broken:
             return None  # the server already rolled back when the connection went
         self._reconnect_if_lost()
+        idle = self._conn.info.transaction_status == _IDLE  # outside a transaction: nothing can be half-done
         try:
             return self._conn.execute(_pg_sql(sql), args)
         except self.IntegrityError:
             raise  # the caller names the turn or row that broke a constraint
+        except self.OperationalError as exc:
+            if not (idle and self._conn.broken):
+                raise self._failed(exc) from None
+        except self.Error as exc:
+            raise self._failed(exc) from None
+        # The server went away since the last statement (a restart, a failover): once more on a new connection.
+        self._reconnect_if_lost()
+        try:
+            return self._conn.execute(_pg_sql(sql), args)
+        except self.IntegrityError:
+            raise
         except self.Error as exc:
             raise self._failed(exc) from None
 
@@ -172,6 +185,8 @@ def describe(url: str) -> str:
 
 def _refused(where: str, exc: Exception) -> Exception:
     text = str(exc)
+    if "for connection option" in text or "invalid connection option" in text:
+        return StorageError(f"The PostgreSQL URL is not valid ({_first_line(exc).removeprefix('connection is bad: ')}); write it as postgresql://user:password@host:port/database.")
     if "password authentication failed" in text or "no password supplied" in text:
         return StorageError(f"PostgreSQL at {where} refused the password; fix the user and password in `postgres_url`.")
     if "does not exist" in text and "database" in text:

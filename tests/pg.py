@@ -31,7 +31,10 @@ class PostgresServer:
             shutil.chown(self.dir, "postgres", "postgres")
             shutil.chown(self.dir / "pw", "postgres", "postgres")
         self._run("initdb", "-D", str(self.dir / "data"), "-U", "postgres", "--pwfile", str(self.dir / "pw"), "--auth-local=trust", "--auth-host=scram-sha-256", "--locale=C", "--encoding=UTF8", "--no-sync")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=on -c max_connections=200"
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c max_connections=200"
         self._run("pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-o", options, "-w", "-t", "60", "start")
 
     def url(self, database: str = "postgres", password: str = PASSWORD) -> str:
@@ -58,7 +61,8 @@ class PostgresServer:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def restart(self) -> None:
-        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "restart")
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        self.start()  # not `pg_ctl restart`: it would keep our stdout pipe open, without the log file
 
     def _run(self, program: str, *args: str) -> str:
         command = [str(BIN / program), *args]
