@@ -1,4 +1,4 @@
-"""The `hyperloom` command: chat, demo, ingest, search, forget, reindex, doctor (and `eval`, in evals/cli.py)."""
+"""The `hyperloom` command: chat, demo, ingest, search, forget, reindex, migrate, doctor (and `eval`, in evals/cli.py)."""
 
 from __future__ import annotations
 
@@ -162,6 +162,26 @@ def reindex(
             agent.use_namespace(name)
             n = agent.reindex()
             out.print(f"Reindexed {n} turns of namespace [bold]{name}[/] ({time.perf_counter() - started:.1f} s).")
+
+
+@app.command()
+def migrate(
+    source: Annotated[str, typer.Option("--from", help="sqlite:PATH — the data directory (or its hyperloom.db) to copy.")],
+    target: Annotated[str, typer.Option("--to", help="postgresql://user:password@host:port/database — an empty database.")],
+    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="The `chroma run` server for the vectors (default: the chroma_url setting).")] = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Copy a SQLite memory (log, structure, vectors) into PostgreSQL and a Chroma server, then verify counts and searches."""
+    from hyperloom.memory.migrate import migrate as run_migration, sqlite_home
+
+    home = sqlite_home(source)
+    base = Config.load(config_file, home=home)
+    new = Config.load(config_file, home=home, store="postgres", postgres_url=target, chroma_url=chroma_url or base.chroma_url)
+    old = Config.load(config_file, home=home, store="sqlite", vector_backend=base.vector_backend if base.store == "sqlite" else "hnsw")
+    started = time.perf_counter()
+    done = run_migration(old, new)
+    out.print(f"Copied {sum(done.rows.values())} rows of {len(done.rows)} tables and {done.vectors} vectors ({time.perf_counter() - started:.1f} s).")
+    out.print(f"Verified: every table counts the same rows; {done.same_best} of {done.searches} sample searches keep their best turn.")
 
 
 @app.command()

@@ -184,3 +184,25 @@ def test_four_writers_keep_one_gapless_order_per_namespace(pg_url: str) -> None:
     assert sorted(t.position for t in turns) == list(range(1200))
     for name in "pqrs":  # each writer's batches stay whole and in its order
         assert [t.id for t in turns if t.session == name] == [f"{name}-{i}-{j}" for i in range(100) for j in range(3)]
+
+
+def test_migrate_copies_a_sqlite_memory_and_verifies_it(tmp_path: Path, pg_url: str, chroma_url: str, embedder) -> None:
+    from hyperloom.memory.store import MemoryStore
+
+    home = tmp_path / "home"
+    with MemoryStore(Config(home=home), embedder=embedder) as old:
+        old.ingest(sample_path(), "demo")
+        old.forget("demo", session="s4")  # a gap in the seqs: the copy keeps the same ids
+        before = [(h.turn_id, h.seq) for h in old.search("When did Jonas run his first 10k race?", 3, "demo")]
+        counts = old.counts("demo")
+    result = run_cli("migrate", "--from", f"sqlite:{home}", "--to", pg_url, "--chroma-url", chroma_url, home=tmp_path / "unused", env={})
+    assert result.returncode == 0, result.stderr
+    assert "every table counts the same rows" in result.stdout
+    config = Config(home=tmp_path / "other", store="postgres", postgres_url=pg_url, chroma_url=chroma_url)
+    with MemoryStore(config, embedder=embedder) as new:
+        assert new.counts("demo") == counts
+        assert [(h.turn_id, h.seq) for h in new.search("When did Jonas run his first 10k race?", 3, "demo")][:1] == before[:1]
+        turn = new.remember([Turn("new", "A turn written after the move.", "Maya")], "demo")[0]
+        assert turn.seq > max(t.seq for t in new.log.turns("demo") if t.id != "new")  # ids go on, never reused
+    again = run_cli("migrate", "--from", f"sqlite:{home}", "--to", pg_url, "--chroma-url", chroma_url, home=tmp_path / "unused", env={})
+    assert again.returncode == 1 and "already holds a memory" in again.stderr
