@@ -23,6 +23,8 @@ def checks(config: Config) -> Iterator[tuple[str, bool, str]]:
         except metadata.PackageNotFoundError:
             yield package, False, "not installed; run `make install`"
     yield from _data_dir(config)
+    if config.store == "postgres":
+        yield _postgres(config)
     yield _embedder(config)
     yield _local_model()
 
@@ -40,6 +42,20 @@ def _data_dir(config: Config) -> Iterator[tuple[str, bool, str]]:
         counts = ", ".join(f"{ns}: {log.count(ns)} turns" for ns in log.namespaces()) or "empty"
         yield "turn log", log.integrity_ok(), f"{config.db_path} ({counts})"
         log.close()
+
+
+def _postgres(config: Config) -> tuple[str, bool, str]:
+    """store = "postgres": the shared turn log answers (its counts), or the one sentence saying why not."""
+    from hyperloom.errors import HyperloomError
+    from hyperloom.memory.log import TurnLog
+
+    try:
+        log = TurnLog(config.postgres_url or "")
+    except HyperloomError as exc:
+        return "turn log (PostgreSQL)", False, str(exc)
+    counts = ", ".join(f"{ns}: {log.count(ns)} turns" for ns in log.namespaces()) or "empty"
+    log.close()
+    return "turn log (PostgreSQL)", True, f"{log.path} ({counts})"
 
 
 def _embedder(config: Config) -> tuple[str, bool, str]:

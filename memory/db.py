@@ -66,7 +66,7 @@ class PgDb:
         self.Error, self.IntegrityError, self.OperationalError = psycopg.Error, psycopg.IntegrityError, psycopg.OperationalError
         self._conn = pg_connect(url)
 
-    def execute(self, sql: str, args: Sequence[Any] = ()):
+    def execute(self, sql: str, args: Sequence[Any] = (), *, retry: bool = True):
         if sql == "ROLLBACK" and self._conn.broken:
             return None  # the server already rolled back when the connection went
         self._reconnect_if_lost()
@@ -75,19 +75,11 @@ class PgDb:
             return self._conn.execute(_pg_sql(sql), args)
         except self.IntegrityError:
             raise  # the caller names the turn or row that broke a constraint
-        except self.OperationalError as exc:
-            if not (idle and self._conn.broken):
+        except self.Error as exc:
+            if not (retry and idle and self._conn.broken):
                 raise self._failed(exc) from None
-        except self.Error as exc:
-            raise self._failed(exc) from None
-        # The server went away since the last statement (a restart, a failover): once more on a new connection.
-        self._reconnect_if_lost()
-        try:
-            return self._conn.execute(_pg_sql(sql), args)
-        except self.IntegrityError:
-            raise
-        except self.Error as exc:
-            raise self._failed(exc) from None
+        # The server went away since the last statement (a restart, a failover): once more, on a new connection.
+        return self.execute(sql, args, retry=False)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]):
         rows = list(rows)

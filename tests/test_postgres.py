@@ -206,3 +206,29 @@ def test_migrate_copies_a_sqlite_memory_and_verifies_it(tmp_path: Path, pg_url: 
         assert turn.seq > max(t.seq for t in new.log.turns("demo") if t.id != "new")  # ids go on, never reused
     again = run_cli("migrate", "--from", f"sqlite:{home}", "--to", pg_url, "--chroma-url", chroma_url, home=tmp_path / "unused", env={})
     assert again.returncode == 1 and "already holds a memory" in again.stderr
+
+
+def test_sigkill_of_two_writers_on_two_machines_loses_no_returned_turn(tmp_path: Path, pg_url: str, chroma_url: str) -> None:
+    """Two structured writers with data directories of their own (two machines) share one PostgreSQL database and
+    one Chroma server; kill -9 of both mid-write: every returned turn is in the log, and a third process on a
+    third directory brings the shared indexes up to the log with no error."""
+    import signal
+
+    from hyperloom import Agent
+    from test_concurrency import AGENT_WRITER
+
+    env = {**os.environ, "HYPERLOOM_STORE": "postgres", "HYPERLOOM_POSTGRES_URL": pg_url, "HYPERLOOM_CHROMA_URL": chroma_url}
+    procs = {name: subprocess.Popen([sys.executable, "-c", AGENT_WRITER, str(tmp_path / name), name, "100000"], stdout=subprocess.PIPE, text=True, env=env) for name in ("ada", "bo")}
+    returned = {name: [int(p.stdout.readline()) for _ in range(15)] for name, p in procs.items()}
+    for name, p in procs.items():
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        returned[name] += [int(line) for line in p.stdout.read().split()]
+    config = {"store": "postgres", "postgres_url": pg_url, "chroma_url": chroma_url}
+    with Agent.open(tmp_path / "third", "shared", model="none", memory="structured", **config) as agent:
+        turns = agent.turns()
+        assert {f"Note {i} from {name} about the lantern by the orchard." for name, got in returned.items() for i in got} <= {t.text for t in turns}
+        assert sorted(t.position for t in turns) == list(range(len(turns)))
+        assert agent.search("lantern orchard", k=3)  # reconciled with no error
+        assert agent.store.vectors("shared").ids() == {t.seq for t in turns}
+        assert {f.id for f in agent.facts()} == agent.store.vectors("shared", "facts").ids()

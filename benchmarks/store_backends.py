@@ -1,0 +1,90 @@
+"""SQLite + HNSW files against PostgreSQL + a Chroma server, same run: ingest turns/s, search p95, recall@10.
+
+    python -m hyperloom.benchmarks.store_backends ../shared/datasets/locomo/locomo_dev.json --conversations 1
+
+Starts its own PostgreSQL 15 (tests/pg.py) and `chroma run` in temporary directories. Recall@10: the share of
+a question's evidence turns among the ten best hits (questions without evidence are left out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from hyperloom.config import Config
+from hyperloom.memory.formats import load_conversations
+from hyperloom.memory.store import MemoryStore
+from hyperloom.retrieval.embed import OnnxMiniLM
+
+
+def run(store: MemoryStore, conversations, questions) -> dict:
+    turns, started = 0, time.perf_counter()
+    for c in conversations:
+        store.add_conversations([c], c.name)
+        turns += len(c.turns)
+    ingest = time.perf_counter() - started
+    latencies, recalls = [], []
+    for name, question, evidence in questions:
+        t0 = time.perf_counter()
+        hits = store.search(question, 10, name)
+        latencies.append(time.perf_counter() - t0)
+        recalls.append(len(evidence & {h.turn_id for h in hits}) / len(evidence))
+    latencies.sort()
+    return {"turns_per_s": turns / ingest, "search_p50_ms": 1000 * statistics.median(latencies),
+            "search_p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))], "recall_at_10": statistics.mean(recalls), "questions": len(questions)}
+
+
+def chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("chroma run did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--conversations", type=int, default=1)
+    args = parser.parse_args()
+    conversations = load_conversations(args.dataset)[: args.conversations]
+    raw = {s["sample_id"]: s for s in json.loads(args.dataset.read_text())}
+    questions = [(c.name, q["question"], set(q["evidence"])) for c in conversations for q in raw[c.name]["qa"] if q.get("evidence")]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pg import PostgresServer
+
+    embedder, postgres = OnnxMiniLM(), PostgresServer()
+    work = Path(tempfile.mkdtemp(prefix="hl-bench-"))
+    chroma, url = chroma_server(work / "chroma")
+    try:
+        with MemoryStore(Config(home=work / "sqlite"), embedder=embedder) as store:
+            sqlite = run(store, conversations, questions)
+        config = Config(home=work / "pg", store="postgres", postgres_url=postgres.new_database(), chroma_url=url)
+        with MemoryStore(config, embedder=embedder) as store:
+            pg = run(store, conversations, questions)
+    finally:
+        chroma.terminate()
+        postgres.stop()
+    print(json.dumps({"sqlite+hnsw": sqlite, "postgres+chroma": pg}, indent=1))
+    print(f"ingest ratio {pg['turns_per_s'] / sqlite['turns_per_s']:.2f} (target >= 0.5); p95 ratio {pg['search_p95_ms'] / sqlite['search_p95_ms']:.2f} (target <= 2); "
+          f"recall difference {pg['recall_at_10'] - sqlite['recall_at_10']:+.4f} (target within 0.005)")
+
+
+if __name__ == "__main__":
+    main()
