@@ -406,6 +406,11 @@ class Hierarchy:
         db.executemany("DELETE FROM reflections WHERE namespace = ? AND speaker = ? AND scene = ?", [(namespace, speaker, s) for s, note in noted.items() if notes.get(s) != note])
         db.executemany("INSERT INTO reflections VALUES (?, ?, ?, ?)", [(namespace, s, speaker, note) for s, note in notes.items() if noted.get(s) != note])
 
+    def sizes(self, namespace: str) -> dict[str, int]:
+        """How many facts and scenes the namespace holds (what its indexes of those levels should hold)."""
+        with self.log.lock:
+            return {table: self.log.db.execute(f"SELECT count(*) FROM {table} WHERE namespace = ?", (namespace,)).fetchone()[0] for table in ("facts", "scenes")}
+
     def scenes(self, namespace: str) -> list[tuple[int, str, str | None, str | None]]:
         with self.log.lock:
             return self.log.db.execute("SELECT id, summary, time_first, time_last FROM scenes WHERE namespace = ? ORDER BY position", (namespace,)).fetchall()

@@ -335,8 +335,10 @@ class TurnLog:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT name FROM namespaces ORDER BY name")]
 
-    def count(self, namespace: str | None = None) -> int:
+    def count(self, namespace: str | None = None, *, evidence: bool = False) -> int:
         sql, args = ("SELECT count(*) FROM turns", ()) if namespace is None else ("SELECT count(*) FROM turns WHERE namespace = ?", (namespace,))
+        if evidence:
+            sql += (" AND " if namespace is not None else " WHERE ") + _EVIDENCE
         with self._lock:
             return self._db.execute(sql, args).fetchone()[0]
 

@@ -200,7 +200,7 @@ class MemoryStore:
 
         An unknown turn, session, entity or namespace is an `InputError`, never a silent 0.
         """
-        with self._writing(namespace):
+        with self._writing(namespace, removes=True):
             if entity is not None:
                 return self._forget_entity(namespace, entity)
             if turn is None and session is None:
@@ -227,7 +227,7 @@ class MemoryStore:
         The log stays the truth: a correction is an edit of what was said, so a
         reindex reproduces it, and the old words leave no trace in any store.
         """
-        with self._writing(namespace):
+        with self._writing(namespace, removes=True):
             old = self._turn(namespace, turn_id)
             if not 0 <= start <= end <= len(old.text):
                 raise InputError(f"The span {start}:{end} is outside turn {turn_id!r} ({len(old.text)} characters); pick a span of its text.")
@@ -338,10 +338,11 @@ class MemoryStore:
 
     # -- sharing the directory: locks, the change counter, reconciliation -----------
 
-    def _writing(self, namespace: str):
-        """The namespace's lock, with this process's view brought up to the log first and saved after."""
+    def _writing(self, namespace: str, *, removes: bool = False):
+        """The namespace's lock, with this process's view brought up to the log first and saved after;
+        `removes`: the write deletes or overwrites text, so the log's WAL is emptied afterwards."""
         validate_namespace(namespace)
-        return _Write(self, namespace)
+        return _Write(self, namespace, removes)
 
     def sync(self, namespace: str) -> None:
         """Bring this process's indexes of the namespace up to the log: reload what another process saved,
@@ -353,13 +354,36 @@ class MemoryStore:
             if self._seen.get(namespace) == version:
                 return
             self._forget_spoken(namespace)
+            first = namespace not in self._seen  # this process's first look: a crash may have left anything behind
             for level in LEVELS:  # what another process saved: read only what it added, where the files allow
-                index = self._vectors.get((namespace, level))
-                if index is None or index.refresh() or level == "scenes":  # something may have gone or changed: rebuild its BM25
+                if (index := self._vectors.get((namespace, level))) is None:
+                    continue
+                changed = index.refresh()
+                if changed is None:  # read whole again: its BM25 is rebuilt when next needed
                     self._bm25.pop((namespace, level), None)
-            if self._reconcile(namespace):
-                self.save(namespace)
+                elif changed and (lexical := self._bm25.get((namespace, level))) is not None:
+                    lexical.delete(sorted(changed))  # gone, or replaced (then re-read below)
+            if first or self._sizes_differ(namespace):
+                if self._reconcile(namespace):
+                    self.save(namespace)
+            else:  # the other process kept the structure; only this process's BM25 lacks what it added
+                self._catch_up_lexical(namespace)
             self._seen[namespace] = version
+
+    def _sizes_differ(self, namespace: str) -> bool:
+        """Whether any open index holds another number of entries than its table: a writer that crashed
+        between the log and its index files (reconciling reads every turn, so it is not done every time)."""
+        sizes = {"turns": self.log.count(namespace, evidence=True)} | self.hierarchy.sizes(namespace)
+        return any(len(index) != sizes[level] for (ns, level), index in self._vectors.items() if ns == namespace and level in self.mode.levels)
+
+    def _catch_up_lexical(self, namespace: str) -> None:
+        """Each built BM25 gets the documents its vector index gained (read by id, not the whole level)."""
+        for level in LEVELS:
+            lexical, index = self._bm25.get((namespace, level)), self._vectors.get((namespace, level))
+            if lexical is None or index is None:
+                continue
+            if new := sorted(index.ids() - lexical.ids()):
+                lexical.add(*_documents(level, self._items(namespace, level, new)))
 
     def _written(self, namespace: str) -> None:
         """End of a write: files saved for the other processes, and this process's view marked current."""
@@ -413,12 +437,14 @@ class MemoryStore:
             self._bm25[key] = index
         return self._bm25[key]
 
-    def _items(self, namespace: str, level: str) -> list:
+    def _items(self, namespace: str, level: str, ids: list[int] | None = None) -> list:
+        """What a level indexes, in conversation order: all of the namespace's, or those with these ids."""
         if level == "turns":
-            return self.log.turns(namespace, evidence=True)
+            return self.log.turns(namespace, ids, evidence=True)
         if level == "facts":
-            return self.hierarchy.facts(namespace)
-        return self.hierarchy.scenes(namespace)
+            return self.hierarchy.facts(namespace) if ids is None else [f for _, f in sorted(self.hierarchy.facts_by_id(ids).items())]
+        wanted = None if ids is None else set(ids)
+        return [s for s in self.hierarchy.scenes(namespace) if wanted is None or s[0] in wanted]
 
     def _open_vectors(self, namespace: str, level: str, *, load: bool = True) -> VectorIndex:
         c = self.config
@@ -466,8 +492,8 @@ class MemoryStore:
 class _Write:
     """`with store._writing(ns):` — the namespace's lock; synced on entry, saved on a clean exit (re-entrant)."""
 
-    def __init__(self, store: MemoryStore, namespace: str):
-        self.store, self.namespace = store, namespace
+    def __init__(self, store: MemoryStore, namespace: str, removes: bool):
+        self.store, self.namespace, self.removes = store, namespace, removes
         self._held = store._locks.hold(namespace)
 
     def __enter__(self) -> None:
@@ -482,7 +508,8 @@ class _Write:
         try:
             if kind is None:
                 self.store._written(self.namespace)
-                self.store.log.purge()  # forgotten rows leave the WAL too
+                if self.removes:
+                    self.store.log.purge()  # forgotten rows leave the WAL too (a checkpoint costs an fsync: not after every remember)
         finally:
             self._held.__exit__(kind, exc, tb)
 

@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import threading
+import uuid
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hyperloom.errors import BackendUnavailable, IndexDamaged, StorageError
+from hyperloom.retrieval.hnsw_files import chunk_digests, marked_deleted, rehash, scrub
 
 
 class VectorIndex(ABC):
@@ -50,10 +52,11 @@ class VectorIndex(ABC):
     def save(self) -> None:
         """Persist; a no-op for backends that persist on write."""
 
-    def refresh(self) -> bool:
-        """Catch up with what another process saved; True when anything may have changed or gone, not only
-        been added (the caller then rebuilds what it derived from the index). Backends that share one copy: True."""
-        return True
+    def refresh(self) -> set[int] | None:
+        """Catch up with what another process saved: the labels it deleted or replaced (empty when it only
+        added), or None when anything may have changed (the caller then rebuilds what it derived from the
+        index). Backends that share one copy: None."""
+        return None
 
     def load(self) -> None:
         """Read what `save` wrote; a no-op for backends that persist on write."""
@@ -65,7 +68,7 @@ class VectorIndex(ABC):
         return len(self.ids())
 
 
-JOURNAL_MAGIC = b"hyperloom-journal-1\n"
+JOURNAL_MAGIC = b"hyperloom-journal-2\n"  # then the snapshot's id; -1 had the checksum file's sha256, and no tombstones
 JOURNAL_MIN = 1024  # records a journal may hold before a snapshot, however small the index
 
 
@@ -86,12 +89,15 @@ class HnswIndex(VectorIndex):
     neighbour table crashes hnswlib (a segfault, not an exception).
 
     Between snapshots, vectors added since are appended to `<name>.journal` (a header
-    naming the snapshot's checksum file, then fixed-size records of label, vector and
-    crc32), so remembering one turn writes kilobytes, not the whole index. A delete, a
-    journal past a tenth of the index, or no snapshot yet makes the next `save` a
-    snapshot, which removes the journal first: a forgotten vector is in no file once
-    `save` returns. `load` replays the journal records that belong to the snapshot it
-    read, up to the first record a crash cut short.
+    naming the snapshot, then fixed-size records of label, vector and crc32), so
+    remembering one turn writes kilobytes, not the whole index. A delete appends a
+    tombstone (label -1-id, no vector) and overwrites the forgotten vector where it lies,
+    in the snapshot and in the journal (`hnsw_files.scrub`), re-hashing only the checksum
+    chunks it touched: a forgotten vector is in no file once `save` returns, at the cost
+    of the vectors forgotten, not of the index's size. A journal past a tenth of the
+    index, or no snapshot yet, makes the next `save` a snapshot, which removes the
+    journal first. `load` replays the journal records that belong to the snapshot it
+    read, in order, up to the first record a crash cut short.
 
     Contract for the store: `HnswIndex(path, dim)` loads existing files and raises
     `IndexDamaged` (a `StorageError`) when they are missing a part, cut short, changed,
@@ -107,9 +113,10 @@ class HnswIndex(VectorIndex):
         self._lock = threading.RLock()
         self._index = self._new(1024)
         self._pending: list[int] = []  # labels added since the files last saw this index
-        self._snapshot_due = True  # a delete (or nothing on disk yet): the next save rewrites every file
+        self._scrub: set[int] = set()  # labels deleted since the files last saw this index
+        self._snapshot_due = True  # nothing on disk yet (or dropped): the next save rewrites every file
         self._journaled = 0  # records in the journal file that belong to the snapshot on disk
-        self._loaded_sum = b""  # the checksum file of the snapshot this index holds (read or written)
+        self._snapshot = ""  # the id of the snapshot this index holds (read or written)
         if load and self.path and any(p.exists() for p in self._files):
             self.load()
 
@@ -143,16 +150,21 @@ class HnswIndex(VectorIndex):
 
     def delete(self, ids: Sequence[int]) -> None:
         with self._lock:
+            self._scrub.update(self._drop(ids))  # the old vector is in the snapshot or the journal: `save` overwrites it there
+
+    def _drop(self, ids: Sequence[int]) -> list[int]:
+        """Delete from memory only; the labels that were live."""
+        with self._lock:
             gone = sorted({int(i) for i in ids} & self._live)
             if not gone:
-                return
+                return gone
             # mark_deleted alone keeps the vector, in memory and in every later save
             # (invariant 4): overwrite it first, in place (same label, same slot).
             self._index.add_items(_blank(gone, self.dim), np.asarray(gone, dtype=np.int64))
             for i in gone:
                 self._index.mark_deleted(i)
             self._live.difference_update(gone)
-            self._snapshot_due = True  # the old vector is in the snapshot or the journal: both are rewritten
+            return gone
 
     def ids(self) -> set[int]:
         return set(self._live)
@@ -170,13 +182,16 @@ class HnswIndex(VectorIndex):
             try:
                 _private_dir(self.path.parent)
                 with _file_lock(self.path.parent, exclusive=True):
-                    if self._snapshot_due or not self._sum_path.exists() or self._journaled + len(self._pending) > max(JOURNAL_MIN, len(self._live) // 10):
+                    changes = len(self._pending) + len(self._scrub)
+                    if self._snapshot_due or not self._sum_path.exists() or self._journaled + changes > max(JOURNAL_MIN, len(self._live) // 10):
                         self._journal_path.unlink(missing_ok=True)  # first: a crash mid-snapshot must not leave it behind
                         self._write_files()
-                        self._journaled, self._loaded_sum = 0, self._sum_path.read_bytes()
-                    elif self._pending:
+                        self._journaled, self._snapshot = 0, _summary(self._sum_path)["snapshot"]
+                    elif changes:
                         self._append_journal()
-                    self._pending, self._snapshot_due = [], False
+                        if self._scrub:
+                            self._scrub_files()
+                    self._pending, self._scrub, self._snapshot_due = [], set(), False
             except OSError as exc:
                 raise StorageError(f"Cannot write the vector index {self.path} ({exc.strerror or exc}); free some space or fix the permissions of {self.path.parent}.") from None
 
@@ -195,7 +210,7 @@ class HnswIndex(VectorIndex):
             ids = _temp_for(self._ids_path, temps)
             with open(ids, "wb") as f:
                 np.save(f, np.fromiter(sorted(self._live), dtype=np.int64))
-            summary = {"format": 1, "dim": self.dim, "hnsw": _digest(hnsw), "ids": _digest(ids)}
+            summary = {"format": 2, "snapshot": uuid.uuid4().hex, "dim": self.dim, "hnsw": chunk_digests(hnsw), "ids": chunk_digests(ids)}
             checksum = _temp_for(self._sum_path, temps)
             checksum.write_text(json.dumps(summary))
             for temp in temps:
@@ -209,13 +224,14 @@ class HnswIndex(VectorIndex):
             raise
 
     def _append_journal(self) -> None:
-        """The vectors added since the last save, appended as checked records and fsynced."""
+        """The vectors added since the last save and tombstones of those deleted, appended as checked records."""
         labels = sorted(set(self._pending) & self._live)
-        records = np.zeros(len(labels), dtype=self._record)
-        records["label"] = labels
-        records["vector"] = self._index.get_items(labels) if labels else np.zeros((0, self.dim))
-        for r in records:
-            r["crc"] = zlib.crc32(r["label"].tobytes() + r["vector"].tobytes())
+        gone = sorted(self._scrub)
+        records = np.zeros(len(labels) + len(gone), dtype=self._record)
+        records["label"] = labels + [-1 - i for i in gone]
+        if labels:
+            records["vector"][: len(labels)] = self._index.get_items(labels)
+        _seal(records)
         header = self._journal_header()
         fd = os.open(self._journal_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -228,33 +244,70 @@ class HnswIndex(VectorIndex):
             whole = size - (size - len(header)) % self._record.itemsize  # a record a crash cut short is dropped
             os.pwrite(fd, records.tobytes(), whole)
             os.ftruncate(fd, whole + records.nbytes)
-            os.fsync(fd)
+            # No fsync: the journal is derived from the log, which is durable. A kill -9 loses nothing from
+            # the page cache; a power cut may cut records short (crc32) or drop them, and the store's next
+            # open reconciles the index with the log. (An fsync was half the cost of remembering one turn.)
             self._journaled = (whole + records.nbytes - len(header)) // self._record.itemsize
         finally:
             os.close(fd)
 
-    def refresh(self) -> bool:
-        """Catch up with another process's saves: only the journal's new records while the snapshot is the one
-        this index was read from (False: only additions), else the whole files again (True: a snapshot that
-        changed may have dropped or replaced vectors)."""
-        if self.path is None or not self._sum_path.exists():
-            return True
-        with self._lock, _file_lock(self.path.parent, exclusive=False):
-            if self._pending or self._snapshot_due or self._sum_path.read_bytes() != self._loaded_sum:
-                self.load()
-                return True
-            self._replay_journal(skip=self._journaled)
-            return False
+    def _scrub_files(self) -> None:
+        """Overwrite the deleted labels' vectors in the journal and the snapshot, in place, then their checksum chunks."""
+        gone = self._scrub
+        journal = self._journal_path
+        header = len(self._journal_header())
+        raw = np.fromfile(journal, dtype=np.uint8)[header:]
+        records = raw[: len(raw) - len(raw) % self._record.itemsize].view(self._record)
+        hit = np.nonzero(np.isin(records["label"], np.fromiter(gone, dtype=np.int64, count=len(gone))))[0]
+        if len(hit):
+            fixed = records[hit].copy()
+            fixed["label"], fixed["vector"] = -1 - fixed["label"], 0.0
+            _seal(fixed)
+            fd = os.open(journal, os.O_RDWR)
+            try:
+                for row, record in zip(hit, fixed):
+                    os.pwrite(fd, record.tobytes(), header + int(row) * self._record.itemsize)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        labels = sorted(gone)
+        touched = scrub(self.path, set(labels), _blank(labels, self.dim))
+        if touched:
+            summary = _summary(self._sum_path)
+            summary["hnsw"] = rehash(self.path, summary["hnsw"], touched)
+            temps: list[Path] = []
+            try:
+                checksum = _temp_for(self._sum_path, temps)
+                checksum.write_text(json.dumps(summary))
+                _fsync(checksum)
+                os.replace(checksum, self._sum_path)
+                _fsync(self.path.parent)
+            except BaseException:
+                checksum.unlink(missing_ok=True)
+                raise
 
-    def _replay_journal(self, skip: int = 0) -> None:
-        """Add the journal's records that belong to the snapshot just loaded (past the first `skip`), up to the first damaged one."""
+    def refresh(self) -> set[int] | None:
+        """Catch up with another process's saves: only the journal's new records while the snapshot is the one
+        this index was read from (the labels their tombstones deleted or replaced), else the whole files
+        again (None)."""
+        if self.path is None or not self._sum_path.exists():
+            return None
+        with self._lock, _file_lock(self.path.parent, exclusive=False):
+            if self._pending or self._scrub or self._snapshot_due or _summary(self._sum_path).get("snapshot") != self._snapshot:
+                self.load()
+                return None
+            return self._replay_journal(skip=self._journaled)
+
+    def _replay_journal(self, skip: int = 0) -> set[int]:
+        """Apply the journal's records that belong to the snapshot just loaded (past the first `skip`), up to the
+        first damaged one; the labels of the tombstones among them."""
         try:
             raw = self._journal_path.read_bytes()
         except FileNotFoundError:
-            return
+            return set()
         header = self._journal_header()
         if not raw.startswith(header):
-            return  # written for another snapshot (a crash between the two): its vectors come back from the log
+            return set()  # written for another snapshot (a crash between the two): its vectors come back from the log
         body = raw[len(header) :]
         records = np.frombuffer(body[: len(body) - len(body) % self._record.itemsize], dtype=self._record)[skip:]
         good = 0
@@ -262,17 +315,29 @@ class HnswIndex(VectorIndex):
             if zlib.crc32(r["label"].tobytes() + r["vector"].tobytes()) != r["crc"]:
                 break
             good += 1
-        if good:
-            records = records[:good]
-            needed = self._index.element_count + good
-            if needed > self._index.get_max_elements():
-                self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
-            self._index.add_items(np.array(records["vector"]), np.array(records["label"]))
-            self._live.update(int(i) for i in records["label"])
+        records, tombstones = records[:good], set()
+        while len(records):  # in order: runs of additions, then the deletions after them
+            added = records["label"] >= 0
+            change = np.nonzero(added != added[0])[0]
+            part, records = np.split(records, [int(change[0]) if len(change) else len(records)])
+            if added[0]:
+                self._add_replayed(part)
+            else:
+                labels = [-1 - int(i) for i in part["label"]]
+                tombstones.update(labels)
+                self._drop(labels)
         self._journaled = skip + good
+        return tombstones
+
+    def _add_replayed(self, records: np.ndarray) -> None:
+        needed = self._index.element_count + len(records)
+        if needed > self._index.get_max_elements():
+            self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
+        self._index.add_items(np.array(records["vector"]), np.array(records["label"]))
+        self._live.update(int(i) for i in records["label"])
 
     def _journal_header(self) -> bytes:
-        return JOURNAL_MAGIC + hashlib.sha256(self._sum_path.read_bytes()).digest()
+        return JOURNAL_MAGIC + _summary(self._sum_path)["snapshot"].encode()
 
     @property
     def _record(self) -> np.dtype:
@@ -295,10 +360,10 @@ class HnswIndex(VectorIndex):
             except (RuntimeError, ValueError, OSError, MemoryError) as exc:
                 raise self._damaged(self.path, f"hnswlib cannot read it: {exc}") from None
             index.set_ef(self.ef_search)
-            self._index, self._live = index, live & set(index.get_ids_list())
-            self._loaded_sum = self._sum_path.read_bytes()
+            self._index, self._live = index, (live & set(index.get_ids_list())) - marked_deleted(self.path)
+            self._snapshot = _summary(self._sum_path)["snapshot"]
             self._replay_journal()
-            self._pending, self._snapshot_due = [], False
+            self._pending, self._scrub, self._snapshot_due = [], set(), False
 
     def _verified_ids(self) -> set[int]:
         """The live ids, once both files match the checksum file; IndexDamaged otherwise."""
@@ -314,7 +379,7 @@ class HnswIndex(VectorIndex):
             raise self._damaged(self.path, f"it holds {dim}-dimensional vectors, not {self.dim}-dimensional ones")
         for role, path in (("hnsw", self.path), ("ids", self._ids_path)):
             try:
-                actual = _digest(path)
+                actual = chunk_digests(path) if "chunk" in expected[role] else _digest(path)
             except OSError as exc:
                 raise self._damaged(path, f"it cannot be read: {exc.strerror or exc}") from None
             if actual["size"] != expected[role].get("size"):
@@ -335,7 +400,7 @@ class HnswIndex(VectorIndex):
     def drop(self) -> None:
         with self._lock:
             self._index, self._live = self._new(1024), set()
-            self._pending, self._snapshot_due = [], True
+            self._pending, self._scrub, self._snapshot_due = [], set(), True
             self.discard_files()
 
     def discard_files(self) -> None:
@@ -416,6 +481,20 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _summary(path: Path) -> dict:
+    """The checksum file; a format-1 one (before snapshot ids) is known by the sha256 of its bytes."""
+    raw = path.read_bytes()
+    summary = json.loads(raw)
+    summary.setdefault("snapshot", hashlib.sha256(raw).hexdigest())
+    return summary
+
+
+def _seal(records: np.ndarray) -> None:
+    """Each journal record's crc32, over its label and vector."""
+    for r in records:
+        r["crc"] = zlib.crc32(r["label"].tobytes() + r["vector"].tobytes())
 
 
 def _digest(path: Path) -> dict:

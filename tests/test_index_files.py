@@ -129,8 +129,8 @@ def test_concurrent_saves_of_one_path_all_succeed(tmp_path: Path) -> None:
 
 def test_a_failed_save_leaves_no_temp_and_the_old_files(tmp_path: Path) -> None:
     path = saved(tmp_path)
-    index = small(path)
-    index.delete([0])  # a delete makes the next save a whole snapshot
+    index = small(path, load=False)  # never saved: its first save is a whole snapshot
+    index.add([7], unit_rows(1))
     index._index = None  # save_index now fails half-way through writing the set
     with pytest.raises(AttributeError):
         index.save()
@@ -278,17 +278,34 @@ def test_a_journal_record_cut_short_by_a_crash_is_dropped_and_the_rest_kept(tmp_
     assert small(path).ids() == set(range(40))
 
 
-def test_a_delete_rewrites_the_snapshot_and_removes_the_journal(tmp_path: Path) -> None:
+def test_a_delete_overwrites_the_vector_where_it_lies_in_the_snapshot_and_the_journal(tmp_path: Path) -> None:
     path = saved(tmp_path)
     index = small(path)
     secret = unit_rows(1, seed=11)
     index.add([100], secret)
     index.save()
-    index.delete([100])
+    kept = {label: index.get([label])[0].tobytes() for label in (5, 6, 100)}  # as hnswlib stores them (normalised)
+    size, snapshot_id = path.stat().st_size, path.with_suffix(".sum").read_text()[:60]
+    index.delete([5, 100])  # one in the snapshot, one in the journal
     index.save()
-    assert not path.with_suffix(".journal").exists()
     data = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
-    assert secret.astype(np.float32).tobytes() not in data and 100 not in small(path).ids()
+    assert kept[5] not in data and kept[100] not in data
+    assert kept[6] in data  # the others untouched: patched in place, not rewritten
+    assert path.stat().st_size == size and path.with_suffix(".journal").exists()
+    assert path.with_suffix(".sum").read_text()[:60] == snapshot_id  # the same snapshot, re-hashed where patched
+    again = small(path)
+    assert again.ids() == set(range(40)) - {5} and 5 not in [label for label, _ in again.query(np.frombuffer(kept[5], np.float32), 3)]
+
+
+def test_a_forgotten_label_added_again_comes_back_with_its_new_vector(tmp_path: Path) -> None:
+    path = saved(tmp_path)
+    index = small(path)
+    index.delete([3])
+    index.save()
+    index.add([3], unit_rows(1, seed=21))
+    index.save()
+    again = small(path)
+    assert 3 in again.ids() and np.allclose(again.get([3]), unit_rows(1, seed=21), atol=1e-6)
 
 
 def test_refresh_reads_only_new_journal_records_until_the_snapshot_changes(tmp_path: Path) -> None:
@@ -296,7 +313,10 @@ def test_refresh_reads_only_new_journal_records_until_the_snapshot_changes(tmp_p
     writer, reader = small(path), small(path)
     writer.add([100], unit_rows(1, seed=5))
     writer.save()
-    assert reader.refresh() is False and 100 in reader.ids()  # additions only: nothing the reader derived is stale
+    assert reader.refresh() == set() and 100 in reader.ids()  # additions only: nothing the reader derived is stale
     writer.delete([100])
     writer.save()
-    assert reader.refresh() is True and 100 not in reader.ids()
+    assert reader.refresh() == {100} and 100 not in reader.ids()  # a tombstone: the reader drops what it derived from 100
+    writer.add(list(range(1000, 2100)), unit_rows(1100, seed=6))
+    writer.save()  # a journal past its bound: a new snapshot
+    assert reader.refresh() is None and len(reader) == 40 + 1100  # read whole again: anything may have changed
