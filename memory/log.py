@@ -185,6 +185,8 @@ class TurnLog:
         validate_namespace(namespace)
         for turn in turns:
             validate_turn(turn)
+            if self.postgres and "\x00" in "".join((turn.text, turn.speaker, turn.id, turn.session, turn.caption or "")):
+                raise InputError(f"Turn {turn.id!r} contains a NUL character, which PostgreSQL cannot store; remove it from the text.")
         try:
             with self.transaction() as db:
                 self._bump(db, namespace)

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import free_port
 from hyperloom.config import Config
-from hyperloom.errors import BackendUnavailable, ConfigError, HyperloomError, StorageError
+from hyperloom.errors import BackendUnavailable, ConfigError, HyperloomError, InputError, StorageError
 from hyperloom.memory import db as storage
 from hyperloom.memory.log import Turn, TurnLog
 from hyperloom.samples import sample_path
@@ -232,3 +232,11 @@ def test_sigkill_of_two_writers_on_two_machines_loses_no_returned_turn(tmp_path:
         assert agent.search("lantern orchard", k=3)  # reconciled with no error
         assert agent.store.vectors("shared").ids() == {t.seq for t in turns}
         assert {f.id for f in agent.facts()} == agent.store.vectors("shared", "facts").ids()
+
+
+def test_a_nul_character_postgres_cannot_store_is_one_sentence(pg_url: str) -> None:
+    log = TurnLog(pg_url)
+    with pytest.raises(InputError, match="NUL character") as exc:
+        log.append_many([Turn("ok", "fine", "Ada"), Turn("x", "bad\x00byte", "Ada")], "ns")
+    one_sentence(exc)
+    assert log.count() == 0
