@@ -240,3 +240,15 @@ def test_a_nul_character_postgres_cannot_store_is_one_sentence(pg_url: str) -> N
         log.append_many([Turn("ok", "fine", "Ada"), Turn("x", "bad\x00byte", "Ada")], "ns")
     one_sentence(exc)
     assert log.count() == 0
+
+
+def test_writers_a_reader_and_a_forgetter_sharing_postgres_lose_resurrect_and_misread_nothing(tmp_path: Path, pg_url: str, chroma_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/concurrency.py's four processes (two writers, a reader searching throughout, a forgetter), on PostgreSQL."""
+    from hyperloom.benchmarks.concurrency import one_run
+
+    for name, value in (("STORE", "postgres"), ("POSTGRES_URL", pg_url), ("CHROMA_URL", chroma_url)):
+        monkeypatch.setenv(f"HYPERLOOM_{name}", value)  # the spawned processes read their settings from the environment
+    result = one_run(40, tmp_path, timeout=240)
+    assert result["errors"] == []
+    assert (result["lost"], result["resurrected"], result["index_differs"], result["stale_hits"]) == (0, 0, 0, 0)
+    assert result["forgotten"] == 4 and result["searches"] > 0

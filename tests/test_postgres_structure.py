@@ -17,7 +17,9 @@ from hyperloom.samples import sample_path
 from test_structure import (  # noqa: F401  (collected by pytest from this module too)
     test_a_forget_reclusters_incrementally_to_the_scenes_a_full_rebuild_makes,
     test_a_newer_fact_closes_the_older_one_and_keeps_it,
+    test_a_question_asking_for_a_class_lifts_the_speakers_turns_naming_an_instance,
     test_a_question_naming_a_date_finds_what_was_said_then,
+    test_a_reply_inherits_from_the_turn_it_answers_in_its_session,
     test_every_fact_quotes_its_turn_exactly,
     test_forgetting_a_session_leaves_no_trace_anywhere,
     test_forgetting_an_entity_forgets_what_was_said_about_it,
