@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 Write = Callable[[str], None]
 LOCAL_LOOK = 5  # evidence turns a small local model reads: its prefill is most of the time to first token
 QUOTE_TOKENS = 16  # answers are short; a long quote is a copied turn, not an answer
+NO_ANSWER = "No information available."
 
 
 class Answerer:
@@ -68,6 +69,8 @@ class Reader(Answerer):
         if not PAST.search(state["question"]):  # "where does she live now": a replaced fact is no answer
             hits = [h for h in hits if h.turn_id not in set(state.get("superseded") or ())]
         parts = state.get("parts") or [state["question"]]
+        if len(parts) == 1 and (state.get("rounds") or [{}])[-1].get("abstain"):
+            return _withheld(write)  # the critic, reading this question's evidence, judged no answer better than the reader's
         readings = [read(part, hits, now=ctx.now, weights=self._weights) for part in parts]
         said = [r for r in readings if not r.abstained]
         text = "; ".join(r.text for r in said) if said else readings[0].text
@@ -75,6 +78,13 @@ class Reader(Answerer):
         drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for r in said for s in r.citations]
         reading = {"score": readings[0].score, "margin": readings[0].margin, "type": readings[0].answer_type, "abstained": not said}
         return {"text": text, "draft_citations": drafts, "reading": reading, "confidence": _judged(state, text) if said else None}
+
+
+def _withheld(write: Write) -> dict:
+    """The critic abstained: it does not know, with nothing cited (a compound question's parts are each read instead:
+    the critic judged the whole question, not them)."""
+    write(NO_ANSWER)
+    return {"text": NO_ANSWER, "draft_citations": [], "reading": {"abstained": True, "by": "critic"}, "confidence": None}
 
 
 def _judged(state: State, text: str) -> str | None:

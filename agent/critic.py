@@ -111,6 +111,11 @@ RIGHT_SKIPS = ("agrees", "changed")
 # benchmarks/critic_curve.py, LoCoMo dev LOCO at the shipped threshold (reader 34d5981): abstaining also below P(right)
 # 0.06 costs categories 1-4 F1 0.007 (0.324 -> 0.317) and lifts adversarial F1 0.390 -> 0.423; 0.1 costs 0.019 for 0.515.
 ABSTAIN_BELOW = 0.06
+# ... and only where P(holds) is below 0.6 too: the reader then abstains with the critic (agent/answerers.py). One LoCoMo dev
+# reader run (1157 questions), the pair chosen leave-one-conversation-out (0.06 / 0.6 in four folds, 0.06 / 0.7 in two):
+# categories 1-4 F1 0.3225 -> 0.3183, adversarial 0.386 -> 0.419; P(right) < 0.06 alone: 0.3167 and 0.426 (costs more
+# than the 0.005 allowed). Evidence that probably holds the answer's turns is not given up on a doubtful reading.
+ABSTAIN_HOLDS_BELOW = 0.6
 DEEP = 16  # scores of the question's ranking read (the graph searches it 17 deep by default)
 
 
@@ -399,7 +404,8 @@ class LogisticCritic:
     holds: Head
     threshold: float = 0.5
     stop_on: str = "holds"  # which probability decides stopping: "right", "holds" or "either" (the larger)
-    abstain_below: float = ABSTAIN_BELOW  # P(right) under which no answer is better (0: only when the reader abstains)
+    abstain_below: float = ABSTAIN_BELOW  # P(right) under which no answer is better (0: only when the reader abstains) ...
+    abstain_holds_below: float = ABSTAIN_HOLDS_BELOW  # ... when P(holds) is under this too (1: whatever P(holds) is)
     confidence: Confidence = field(default_factory=Confidence)
     trained_on: tuple[str, ...] = ()  # the conversations its practice questions came from
 
@@ -417,7 +423,7 @@ class LogisticCritic:
         x = features(evidence, signals)[None, :]
         right, holds = float(self.right.probability(x)[0]), float(self.holds.probability(x)[0])
         p = {"right": right, "holds": holds, "either": max(right, holds)}[self.stop_on]
-        abstain = signals.abstained or right < self.abstain_below
+        abstain = signals.abstained or (right < self.abstain_below and holds < self.abstain_holds_below)
         return Verdict(p, p >= self.threshold, right, holds, signals.text, abstain, self.confidence.word(0.0 if signals.abstained else right))
 
     def probability(self, evidence: Evidence) -> float:
@@ -437,7 +443,8 @@ class LogisticCritic:
             if stop_on not in ("right", "holds", "either"):
                 raise ValueError(f"stop_on {stop_on!r}")
             conf = Confidence(**data.get("confidence", {}))
-            return cls(heads["right"], heads["holds"], float(data["threshold"]), stop_on, float(data.get("abstain_below", ABSTAIN_BELOW)), conf, tuple(data.get("trained_on", ())))
+            below = float(data.get("abstain_below", ABSTAIN_BELOW)), float(data.get("abstain_holds_below", ABSTAIN_HOLDS_BELOW))
+            return cls(heads["right"], heads["holds"], float(data["threshold"]), stop_on, *below, conf, tuple(data.get("trained_on", ())))
         except CriticWeightsError:
             raise
         except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:
@@ -447,7 +454,7 @@ class LogisticCritic:
         data = {
             "features": list(FEATURES), "heads": {"right": self.right.dump(), "holds": self.holds.dump()},
             "reads": {h: [f for f, w in zip(FEATURES, getattr(self, h).weights) if w != 0.0] for h in HEADS},
-            "threshold": self.threshold, "stop_on": self.stop_on, "abstain_below": self.abstain_below,
+            "threshold": self.threshold, "stop_on": self.stop_on, "abstain_below": self.abstain_below, "abstain_holds_below": self.abstain_holds_below,
             "confidence": {"sure": self.confidence.sure, "likely": self.confidence.likely}, "trained_on": list(self.trained_on), **extra,
         }
         path.write_text(json.dumps(data, indent=1) + "\n")

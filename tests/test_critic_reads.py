@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,32 @@ def test_the_verdict_reaches_the_public_rounds_and_the_answer(tmp_path: Path, em
     assert compound.text.count("; ") == 1 and compound.confidence is None  # the parts' answers are not what the critic read
     # The critic judges what the reader reads: Lisbon, the replaced residence, is no answer about now for either.
     assert now.text == now.trace.rounds[-1].answer == "Porto" and now.confidence
+
+
+def test_the_reader_abstains_when_the_critic_does(tmp_path: Path, embedder) -> None:
+    """A critic that judges every answer not worth giving: the reader says it does not know, citing nothing; a compound
+    question is still answered part by part (the critic judged the whole question, not its parts)."""
+    doubting = replace(LogisticCritic.load(), abstain_below=1.0, abstain_holds_below=1.01)
+    with Agent.open(tmp_path / "home", "demo", model="reader", critic=doubting, embedder=embedder) as agent:
+        agent.ingest(sample_path())
+        answer = agent.ask("What is Maya's cat called?")
+        compound = agent.ask("What instrument is Jonas learning, and who teaches him?")
+    assert answer.trace.rounds[-1].abstain is True and answer.trace.rounds[-1].answer == "Pixel"
+    assert answer.text == "No information available." and answer.citations == [] and answer.confidence is None
+    assert compound.text.startswith("cello; ") and compound.citations
+
+
+def test_the_shipped_critic_abstains_only_on_a_doubtful_reading_of_doubtful_evidence() -> None:
+    critic = LogisticCritic.load()
+    assert (critic.abstain_below, critic.abstain_holds_below) == (0.06, 0.6)
+    seen = Evidence("What instrument did Melanie buy?", EVIDENCE, [1.9, 1.4, 1.2], 1, last=True)
+    verdict = judge(critic, seen)
+    assert verdict.abstain == (verdict.right < 0.06 and verdict.holds < 0.6)
+    assert judge(replace(critic, abstain_holds_below=0.0), seen).abstain is signals_abstain(seen)  # a doubt alone gives nothing up
+
+
+def signals_abstain(seen: Evidence) -> bool:
+    return read_signals(seen.question, seen.hits).abstained
 
 
 def test_no_confidence_word_without_a_reading_critic_or_the_reader(tmp_path: Path, embedder) -> None:
