@@ -18,6 +18,7 @@ import numpy as np
 from hyperloom.config import Config
 from hyperloom.errors import IndexDamaged, InputError, StorageError
 from hyperloom.memory import classes
+from hyperloom.memory.collection import LEVELS, Collection, documents
 from hyperloom.memory.extract import entities, extract_many
 from hyperloom.memory.formats import Conversation, load_conversations
 from hyperloom.memory.hierarchy import DIMENSIONS, Fact, Hierarchy
@@ -28,10 +29,8 @@ from hyperloom.memory.view import MemoryView
 from hyperloom.retrieval.embed import Embedder, make_embedder
 from hyperloom.retrieval.index import ChromaIndex, HnswIndex, VectorIndex, safe_name
 from hyperloom.retrieval.lexical import BM25
-from hyperloom.retrieval.search import Filters, Hit, check_query, document_text
+from hyperloom.retrieval.search import Filters, Hit, check_query
 from hyperloom.retrieval.spans import sentences
-
-LEVELS = ("turns", "facts", "scenes")
 
 
 class MemoryStore:
@@ -45,8 +44,7 @@ class MemoryStore:
         self.hypergraph = Hypergraph(self.log)
         self.embedder = embedder or make_embedder(config.embedder)
         self.notices: list[str] = []  # things a front end should show the user (e.g. a rebuilt index)
-        self._vectors: dict[tuple[str, str], VectorIndex] = {}
-        self._bm25: dict[tuple[str, str], BM25] = {}
+        self._collections: dict[tuple[str, str], Collection] = {}  # (namespace, level) -> its vectors and BM25, opened lazily
         self._spoken: dict[tuple[str, str], tuple[list[int], np.ndarray]] = {}  # (namespace, speaker) -> turn seqs, fact vectors
         self._dimensions: dict[str, np.ndarray] | None = None
         self._seen: dict[str, int] = {}  # namespace -> the log's change counter this process's indexes reflect
@@ -140,9 +138,7 @@ class MemoryStore:
                 ids = [i for i in ids if i in live]
                 return dict(zip(ids, facts_index.get(ids)))
 
-        dimensions = getattr(self, "_persona_dimensions", None)  # the same for every consolidation: embedded once per store
-        if dimensions is None:
-            dimensions = self._persona_dimensions = self._dimension_vectors()
+        dimensions = self._dimension_vectors()
         with self.log.transaction():
             done = self.hierarchy.consolidate(namespace, fetch, dimensions, sessions=sessions)
             if done.full:
@@ -176,7 +172,7 @@ class MemoryStore:
                 for members in by_scene.values():
                     for group in _greedy_groups(members):
                         graph.merge(group)
-        scenes = self.vectors(namespace, "scenes")
+        scenes = self.collection(namespace, "scenes")
         if done.full:
             scenes.drop()
         else:
@@ -184,16 +180,8 @@ class MemoryStore:
             held, table = scenes.ids(), {s[0] for s in self.hierarchy.scenes(namespace)}
             scenes.delete(sorted(held - table))  # repair an index a crash left behind the table
             done.centroids.update(self.hierarchy.scene_centroids(namespace, sorted(table - held - done.centroids.keys()), fetch))
-        ids = list(done.centroids)
-        if ids:
-            scenes.add(ids, np.stack([done.centroids[i] for i in ids]))
-        lexical = self._bm25.get((namespace, "scenes"))
-        if done.full or lexical is None:
-            self._bm25.pop((namespace, "scenes"), None)  # built from the table when next searched
-        else:
-            lexical.delete(done.removed)
-            new = set(ids)
-            lexical.add(*_documents("scenes", [s for s in self.hierarchy.scenes(namespace) if s[0] in new])[:2])
+        rows = self._items(namespace, "scenes", list(done.centroids))  # scenes are indexed by their facts' centroid, not embedded
+        scenes.add(rows, np.stack([done.centroids[r[0]] for r in rows]) if rows else None)
 
     def forget(self, namespace: str, *, turn: str | None = None, session: str | None = None, entity: str | None = None) -> int:
         """Remove a turn, a session, every turn mentioning an entity, or (none given) the whole namespace, everywhere.
@@ -266,8 +254,7 @@ class MemoryStore:
             self.hypergraph.forget_namespace(namespace)
         self._forget_spoken(namespace)
         for level in LEVELS:
-            self.vectors(namespace, level).drop()
-            self._bm25.pop((namespace, level), None)
+            self.collection(namespace, level).drop()
 
     def reindex(self, namespace: str) -> int:
         """Rebuild every derived store of the namespace (indexes, facts, hypergraph, scenes) from the log alone,
@@ -275,7 +262,7 @@ class MemoryStore:
         validate_namespace(namespace)
         with self._locks.hold(namespace):
             for level in LEVELS:  # not opened from their files: those may be what is damaged
-                self._vectors[(namespace, level)] = self._open_vectors(namespace, level, load=False)
+                self._collections[(namespace, level)] = self._open(namespace, level, load=False)
             self._clear_derived(namespace)
             turns = self.log.turns(namespace, evidence=True)
             self.mode.index(self, namespace, turns)
@@ -298,24 +285,24 @@ class MemoryStore:
         self._index(namespace, "facts", facts, reuse)
 
     def _index(self, namespace: str, level: str, items: list, known: dict[int, np.ndarray] | None = None) -> np.ndarray:
-        """Embed (except ids in `known`) and add to the level's vector and BM25 indexes; returns the vectors."""
+        """Embed (except ids in `known`) and add to the level's collection; returns the vectors."""
         if not items:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        ids, texts, groups = _documents(level, items)
+        vectors = self._embed(level, items, known or {})
+        self._forget_spoken(namespace)
+        self.collection(namespace, level).add(items, vectors)
+        return vectors
+
+    def _embed(self, level: str, items: list, known: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        ids, texts, _ = documents(level, items)
         known = known or {}
         todo = [j for j, i in enumerate(ids) if i not in known]
         fresh = dict(zip(todo, self.embedder.embed_many([texts[j] for j in todo], self.config.embed_batch_size)))
-        vectors = np.stack([known[i] if i in known else fresh[j] for j, i in enumerate(ids)])
-        self._forget_spoken(namespace)
-        self.vectors(namespace, level).add(ids, vectors)
-        if (namespace, level) in self._bm25:  # an unbuilt BM25 reads the stores when first needed
-            self._bm25[(namespace, level)].add(ids, texts, groups)
-        return vectors
+        return np.stack([known[i] if i in known else fresh[j] for j, i in enumerate(ids)])
 
     def _delete(self, namespace: str, level: str, ids: list[int]) -> None:
         self._forget_spoken(namespace)
-        self.vectors(namespace, level).delete(ids)
-        self.bm25(namespace, level).delete(ids)
+        self.collection(namespace, level).delete(ids)
 
     def spoken(self, namespace: str, speaker: str) -> tuple[list[int], np.ndarray]:
         """Turn seqs and fact vectors of everything one speaker said (cached until the namespace changes)."""
@@ -355,35 +342,18 @@ class MemoryStore:
                 return
             self._forget_spoken(namespace)
             first = namespace not in self._seen  # this process's first look: a crash may have left anything behind
-            for level in LEVELS:  # what another process saved: read only what it added, where the files allow
-                if (index := self._vectors.get((namespace, level))) is None:
-                    continue
-                changed = index.refresh()
-                if changed is None:  # read whole again: its BM25 is rebuilt when next needed
-                    self._bm25.pop((namespace, level), None)
-                elif changed and (lexical := self._bm25.get((namespace, level))) is not None:
-                    lexical.delete(sorted(changed))  # gone, or replaced (then re-read below)
-            if first or self._sizes_differ(namespace):
-                if self._reconcile(namespace):
-                    self.save(namespace)
-            else:  # the other process kept the structure; only this process's BM25 lacks what it added
-                self._catch_up_lexical(namespace)
+            for (ns, _), collection in list(self._collections.items()):
+                if ns == namespace:
+                    collection.refresh()  # what another process saved: only what it added or deleted, where the files allow
+            if (first or self._sizes_differ(namespace)) and self._reconcile(namespace):
+                self.save(namespace)
             self._seen[namespace] = version
 
     def _sizes_differ(self, namespace: str) -> bool:
         """Whether any open index holds another number of entries than its table: a writer that crashed
         between the log and its index files (reconciling reads every turn, so it is not done every time)."""
         sizes = {"turns": self.log.count(namespace, evidence=True)} | self.hierarchy.sizes(namespace)
-        return any(len(index) != sizes[level] for (ns, level), index in self._vectors.items() if ns == namespace and level in self.mode.levels)
-
-    def _catch_up_lexical(self, namespace: str) -> None:
-        """Each built BM25 gets the documents its vector index gained (read by id, not the whole level)."""
-        for level in LEVELS:
-            lexical, index = self._bm25.get((namespace, level)), self._vectors.get((namespace, level))
-            if lexical is None or index is None:
-                continue
-            if new := sorted(index.ids() - lexical.ids()):
-                lexical.add(*_documents(level, self._items(namespace, level, new)))
+        return any(len(c) != sizes[level] for (ns, level), c in self._collections.items() if ns == namespace and level in self.mode.levels)
 
     def _written(self, namespace: str) -> None:
         """End of a write: files saved for the other processes, and this process's view marked current."""
@@ -401,41 +371,29 @@ class MemoryStore:
         return bool(stale or bare)
 
     def _align(self, namespace: str, level: str, items: dict) -> int:
-        """Drop ids the index holds that `items` lacks; embed and add the items it lacks; returns how many.
-        A BM25 index already built is brought to the same ids (another process's writes, seen by `sync`)."""
-        index = self.vectors(namespace, level)
-        held = index.ids()
-        extra, missing = sorted(held - items.keys()), [items[i] for i in sorted(items.keys() - held)]
-        index.delete(extra)
-        self._index(namespace, level, missing)
-        if (lexical := self._bm25.get((namespace, level))) is not None:
-            words = lexical.ids()
-            lexical.delete(sorted(words - items.keys()))
-            lexical.add(*_documents(level, [items[i] for i in sorted(items.keys() - words)]))
-        return len(extra) + len(missing)
+        """Make the level's collection hold exactly `items` (id -> item), embedding what it lacks; how many changed."""
+        self._forget_spoken(namespace)
+        return self.collection(namespace, level).align(items, lambda missing: self._embed(level, missing))
 
     def save(self, namespace: str | None = None) -> None:
-        for (ns, _), index in list(self._vectors.items()):
+        for (ns, _), collection in list(self._collections.items()):
             if namespace is None or ns == namespace:
-                index.save()
+                collection.save()
 
     # -- derived stores, opened lazily -------------------------------------------
 
-    def vectors(self, namespace: str, level: str = "turns") -> VectorIndex:
-        """The level's vector index as this process holds it (call `sync` first to see other processes' writes)."""
+    def collection(self, namespace: str, level: str = "turns") -> Collection:
+        """The level's vectors and BM25 as this process holds them (call `sync` first to see other processes' writes)."""
         key = (namespace, level)
-        if key not in self._vectors:
-            self._vectors[key] = self._open_vectors(namespace, level)
-        return self._vectors[key]
+        if key not in self._collections:
+            self._collections[key] = self._open(namespace, level)
+        return self._collections[key]
+
+    def vectors(self, namespace: str, level: str = "turns") -> VectorIndex:
+        return self.collection(namespace, level).vectors
 
     def bm25(self, namespace: str, level: str = "turns") -> BM25:
-        key = (namespace, level)
-        if key not in self._bm25:
-            index = BM25() if level == "turns" else BM25(weights=(1,))
-            ids, texts, groups = _documents(level, self._items(namespace, level))
-            index.add(ids, texts, groups)
-            self._bm25[key] = index
-        return self._bm25[key]
+        return self.collection(namespace, level).bm25
 
     def _items(self, namespace: str, level: str, ids: list[int] | None = None) -> list:
         """What a level indexes, in conversation order: all of the namespace's, or those with these ids."""
@@ -445,6 +403,9 @@ class MemoryStore:
             return self.hierarchy.facts(namespace) if ids is None else [f for _, f in sorted(self.hierarchy.facts_by_id(ids).items())]
         wanted = None if ids is None else set(ids)
         return [s for s in self.hierarchy.scenes(namespace) if wanted is None or s[0] in wanted]
+
+    def _open(self, namespace: str, level: str, *, load: bool = True) -> Collection:
+        return Collection(level, self._open_vectors(namespace, level, load=load), lambda ids: self._items(namespace, level, ids))
 
     def _open_vectors(self, namespace: str, level: str, *, load: bool = True) -> VectorIndex:
         c = self.config
@@ -512,16 +473,6 @@ class _Write:
                     self.store.log.purge()  # forgotten rows leave the WAL too (a checkpoint costs an fsync: not after every remember)
         finally:
             self._held.__exit__(kind, exc, tb)
-
-
-def _documents(level: str, items: list) -> tuple[list[int], list[str], list[str] | None]:
-    """(ids, texts, groups) of what each level indexes."""
-    if level == "turns":
-        return [t.seq for t in items], [document_text(t) for t in items], [t.session for t in items]
-    if level == "facts":
-        # Embedded without the "Speaker: " prefix: with it, a speaker's short sentences all look alike.
-        return [f.id for f in items], [f.text.partition(": ")[2] or f.text for f in items], None
-    return [s[0] for s in items], [s[1] for s in items], None
 
 
 def _ensure_private_dir(home: Path) -> None:
