@@ -187,26 +187,30 @@ class Hypergraph:
 
     # -- consolidation ------------------------------------------------------------
 
-    def consolidate(self, namespace: str, scene_of_fact: dict[int, int], speakers: Sequence[str]) -> int:
-        """Fold name prefixes into speakers' names, then merge cohesive points of one scene; returns merges made."""
+    def consolidate(self, namespace: str, scene_of_fact: dict[int, int], speakers: Sequence[str], *, whole: bool = True) -> int:
+        """Fold name prefixes into speakers' names, then merge cohesive points of one scene; returns merges made.
+
+        `whole=False` (scenes re-clustered only in part): only the points of the facts in `scene_of_fact`
+        are read, not every point of the namespace, with the same merges for them.
+        """
         for alias, name in _prefix_aliases(self.entity_names(namespace), speakers):
             self.add_alias(namespace, alias, name)
+        points = self.points(namespace) if whole else self._points_of_facts(list(scene_of_fact))
         merges = 0
-        for group in self._cohesive_groups(namespace, scene_of_fact):
+        for group in _cohesive_groups(points, scene_of_fact):
             self.merge(group)
             merges += 1
         return merges
 
-    def _cohesive_groups(self, namespace: str, scene_of_fact: dict[int, int]) -> list[list[int]]:
-        by_scene: dict[int, list[Point]] = {}
-        for p in self.points(namespace):
-            scene = scene_of_fact.get(p.facts[0]) if p.facts else None
-            if scene is not None:
-                by_scene.setdefault(scene, []).append(p)
-        groups = []
-        for members in by_scene.values():
-            groups += _greedy_groups(sorted(members, key=lambda p: p.position))
-        return groups
+    def _points_of_facts(self, fact_ids: list[int]) -> list[Point]:
+        """The points citing any of these facts, in (position, id) order as `points` gives them."""
+        ids: set[int] = set()
+        with self.log.lock:
+            for k in range(0, len(fact_ids), 500):
+                chunk = fact_ids[k : k + 500]
+                ids |= {r[0] for r in self.log.db.execute(f"SELECT point FROM point_facts WHERE fact IN ({','.join('?' * len(chunk))})", chunk)}
+            points = [self.point(i) for i in ids]
+        return sorted(points, key=lambda p: (p.position, p.id))
 
     # -- reading ------------------------------------------------------------------
 
@@ -337,6 +341,19 @@ class Hypergraph:
         if row is None:
             raise InputError(f"There is no memory point {point}; it may have been merged or forgotten.")
         return row[0]
+
+
+def _cohesive_groups(points: list[Point], scene_of_fact: dict[int, int]) -> list[list[int]]:
+    """Groups of points to merge: within each scene (of a point's first fact), in conversation order."""
+    by_scene: dict[int, list[Point]] = {}
+    for p in points:
+        scene = scene_of_fact.get(p.facts[0]) if p.facts else None
+        if scene is not None:
+            by_scene.setdefault(scene, []).append(p)
+    groups = []
+    for members in by_scene.values():
+        groups += _greedy_groups(sorted(members, key=lambda p: p.position))
+    return groups
 
 
 def _greedy_groups(members: list[Point]) -> list[list[int]]:

@@ -141,37 +141,7 @@ class MemoryStore:
         dimensions = self._dimension_vectors()
         with self.log.transaction():
             done = self.hierarchy.consolidate(namespace, fetch, dimensions, sessions=sessions)
-            if done.full:
-                self.hypergraph.consolidate(namespace, done.scene_of, self.log.speakers(namespace))
-            else:  # as Hypergraph.consolidate, but reading only the points of re-clustered facts, not every point
-                from collections import defaultdict
-
-                from hyperloom.memory.hypergraph import Point, _greedy_groups, _prefix_aliases
-
-                graph = self.hypergraph
-                for alias, name in _prefix_aliases(graph.entity_names(namespace), self.log.speakers(namespace)):
-                    graph.add_alias(namespace, alias, name)
-                db, fact_ids, ids = self.log.db, list(done.scene_of), set()
-                for k in range(0, len(fact_ids), 500):
-                    chunk = fact_ids[k : k + 500]
-                    ids |= {r[0] for r in db.execute(f"SELECT point FROM point_facts WHERE fact IN ({','.join('?' * len(chunk))})", chunk)}
-                rows, names, sources = [], defaultdict(list), defaultdict(list)  # the points, read as Hypergraph.point reads one
-                ids = sorted(ids)
-                for k in range(0, len(ids), 500):
-                    chunk, marks = ids[k : k + 500], ",".join("?" * len(ids[k : k + 500]))
-                    rows += db.execute(f"SELECT id, description, time_first, time_last, position FROM points WHERE id IN ({marks})", chunk).fetchall()
-                    for point, name in db.execute(f"SELECT pe.point, e.name FROM point_entities pe JOIN entities e ON e.id = pe.entity WHERE pe.point IN ({marks}) ORDER BY e.name", chunk):
-                        names[point].append(name)
-                    for point, fact in db.execute(f"SELECT point, fact FROM point_facts WHERE point IN ({marks}) ORDER BY fact", chunk):
-                        sources[point].append(fact)
-                points = [Point(r[0], r[1], tuple(names[r[0]]), tuple(sources[r[0]]), r[2], r[3], r[4]) for r in rows]
-                by_scene: dict[int, list] = {}
-                for p in sorted(points, key=lambda p: (p.position, p.id)):
-                    if p.facts and p.facts[0] in done.scene_of:
-                        by_scene.setdefault(done.scene_of[p.facts[0]], []).append(p)
-                for members in by_scene.values():
-                    for group in _greedy_groups(members):
-                        graph.merge(group)
+            self.hypergraph.consolidate(namespace, done.scene_of, self.log.speakers(namespace), whole=done.full)
         scenes = self.collection(namespace, "scenes")
         if done.full:
             scenes.drop()
@@ -435,8 +405,8 @@ class MemoryStore:
 
     def counts(self, namespace: str) -> tuple[int, int, int, int]:
         """(turns, facts, scenes, entities) of a namespace, counted in SQL."""
-        with self.log.lock:
-            return tuple(self.log.db.execute(f"SELECT count(*) FROM {table} WHERE namespace = ?", (namespace,)).fetchone()[0] for table in ("turns", "facts", "scenes", "entities"))  # type: ignore[return-value]
+        sizes = self.hierarchy.sizes(namespace)
+        return self.log.count(namespace), sizes["facts"], sizes["scenes"], len(self.hypergraph.entity_names(namespace))
 
     def search(self, query: str, k: int = 10, namespace: str | None = None, filters: Filters | None = None, *, candidates: int | None = None) -> list[Hit]:
         """The k best turns; `candidates` (per level searched) trades recall for speed, e.g. for sub-queries.
