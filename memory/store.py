@@ -33,6 +33,9 @@ from hyperloom.retrieval.search import Filters, Hit, check_query
 from hyperloom.retrieval.spans import sentences
 
 
+INDEX_BATCH = 2000  # turns derived and embedded together (memory/store.py `_index_in_batches`)
+
+
 class MemoryStore:
     """The turn log plus, per namespace, the hierarchy, the hypergraph, and vector + BM25 indexes of each level."""
 
@@ -74,7 +77,7 @@ class MemoryStore:
         """
         with self._writing(namespace):
             stored = self.log.append_many(turns, namespace, sessions, quotes)
-            self.mode.index(self, namespace, [t for t in stored if is_evidence(t)])  # questions to the agent and its answers are logged only
+            self._index_in_batches(namespace, [t for t in stored if is_evidence(t)])  # questions to the agent and its answers are logged only
         return stored
 
     def ingest(self, path: Path, namespace: str) -> list[Conversation]:
@@ -235,10 +238,16 @@ class MemoryStore:
                 self._collections[(namespace, level)] = self._open(namespace, level, load=False)
             self._clear_derived(namespace)
             turns = self.log.turns(namespace, evidence=True)
-            self.mode.index(self, namespace, turns)
+            self._index_in_batches(namespace, turns)
             self.mode.consolidate(self, namespace)
             self._written(namespace)
             return len(turns)
+
+    def _index_in_batches(self, namespace: str, turns: list[Turn]) -> None:
+        """Derive and index turns a batch at a time: the facts and vectors of a 100k-turn file at once took
+        2.2 GB before the indexes held a vector; a batch is larger than any LoCoMo or LongMemEval conversation."""
+        for k in range(0, len(turns), INDEX_BATCH):
+            self.mode.index(self, namespace, turns[k : k + INDEX_BATCH])
 
     def _index_turns_and_facts(self, namespace: str, turns: list[Turn], facts: list[Fact]) -> None:
         """Embed turns, and only the facts that say more than their turn's vector does.

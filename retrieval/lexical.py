@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -84,7 +85,7 @@ class BM25:
                         self._order.append(i)
                     else:
                         bisect.insort(self._order, i)
-                self._docs[i] = (groups[j] if groups else "", terms(text))
+                self._docs[i] = (groups[j] if groups else "", [sys.intern(t) for t in terms(text)])  # one copy of each word, not one per use
             self._touch(ids)
 
     def delete(self, ids: Sequence[int]) -> None:
