@@ -36,7 +36,7 @@ LABELS = {
 # WordNet synsets whose lemmas say nothing a question asks by ("what entities...", "which objects...").
 TOPS = frozenset(
     """entity physical_entity abstraction abstract_entity object physical_object whole unit psychological_feature
-    event act deed human_action human_activity causal_agent cause causal_agency matter thing group grouping relation
+    act deed human_action human_activity causal_agent cause causal_agency matter thing group grouping relation
     attribute measure quantity amount instrumentality instrumentation artifact artefact state change action
     organism being living_thing animate_thing content cognitive_content mental_object cognition knowledge noesis
     communication social_group people physical_object""".split()

@@ -161,6 +161,9 @@ def _classes(sentence: str, offset: int, parsed, found: set[Entity]) -> tuple[tu
     for word in words:
         for cls, depth in classes.classes(word):
             out.setdefault((word, cls), depth)
+    for e in found:  # the lexicon's activities are activities, whatever WordNet's first sense of "camping" is
+        if e.kind == "activity":
+            out[(e.name, "activity")] = 1
     for n in parsed.names:
         if offset <= n.start < end:
             name = n.text.removeprefix("the ").removeprefix("The ")
