@@ -100,10 +100,26 @@ class BM25:
 
     def scores(self, query: str) -> dict[int, float]:
         """BM25 score of every document with a positive score."""
+        ids, scores = self._scored(query)
+        return dict(zip(ids.tolist(), scores.tolist()))
+
+    def top(self, query: str, n: int) -> dict[int, float]:
+        """The n best-scoring documents, best first (ties: the earlier id), without sorting all of them."""
+        ids, scores = self._scored(query)
+        if len(ids) > n:
+            nth = np.partition(scores, len(scores) - n)[len(scores) - n]
+            keep = scores >= nth  # the n best and every tie with the last of them
+            ids, scores = ids[keep], scores[keep]
+        order = np.lexsort((ids, -scores))[:n]
+        return dict(zip(ids[order].tolist(), scores[order].tolist()))
+
+    def _scored(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids ascending, their scores) of every document with a positive score."""
+        none = (np.zeros(0, dtype=np.int64), np.zeros(0))
         query_terms = terms(query)
         with self._lock:
             if not query_terms or not self._docs:
-                return {}
+                return none
             self._catch_up()
             n, average = len(self._lengths), self._total / len(self._lengths)
             found_ids, found_scores = [], []
@@ -115,10 +131,9 @@ class BM25:
                 found_ids.append(ids)
                 found_scores.append(idf * tf / (self.k1 * ((1 - self.b) + self.b * lengths / average) + tf))
         if not found_ids:
-            return {}
+            return none
         unique, where = np.unique(np.concatenate(found_ids), return_inverse=True)
-        total = np.bincount(where, weights=np.concatenate(found_scores))
-        return dict(zip(unique.tolist(), total.tolist()))
+        return unique, np.bincount(where, weights=np.concatenate(found_scores))
 
     # -- keeping the counts current -------------------------------------------------------------------
 

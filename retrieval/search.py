@@ -82,7 +82,7 @@ def named_speaker(query: str, speakers: Iterable[str]) -> str | None:
 def hybrid_scores(query: str, query_vector: np.ndarray, vectors: VectorIndex, bm25: BM25, *, dense_weight: float, pool: int) -> dict[int, float]:
     """Fused dense + BM25 score of every candidate id of one index."""
     dense = dict(vectors.query(query_vector, pool))
-    lexical = dict(sorted(bm25.scores(query).items(), key=lambda kv: -kv[1])[:pool])
+    lexical = bm25.top(query, pool)
     return fuse(dense, lexical, dense_weight)
 
 

@@ -67,3 +67,12 @@ def test_a_write_after_many_does_not_rebuild_the_index() -> None:
     index.delete([7])
     assert 5000 in index.scores("cello lesson") and 7 not in index.scores("talk")
     assert index._base is base  # the new window lives beside the base; no rebuild of 2,000 documents
+
+
+@settings(max_examples=100, deadline=None)
+@given(docs=st.lists(texts, min_size=1, max_size=30), query=texts, n=st.integers(1, 10))
+def test_top_is_the_head_of_every_score_sorted_best_first_ties_by_id(docs, query, n) -> None:
+    index = BM25((1,))
+    index.add(list(range(len(docs))), docs)
+    every = index.scores(query)
+    assert list(index.top(query, n).items()) == sorted(every.items(), key=lambda kv: -kv[1])[:n]
