@@ -44,6 +44,7 @@ _PLACE_CUES = frozenset({"in", "to", "from", "at", "of", "visited", "visit", "ne
 _ORG_WORDS = frozenset({"University", "College", "School", "Inc", "Company", "Club", "Center", "Centre", "Hospital", "Foundation", "Bank", "Studio", "Shelter", "Church", "Museum", "Institute", "Group", "Team"})
 # Words beside a title: "the game Catan", "a Valorant tournament", "the movie Inception".
 _WORK_CUES = frozenset({"game", "games", "movie", "film", "book", "novel", "song", "album", "show", "series", "tournament", "tournaments", "trilogy"})
+_PLACE_WORDS = frozenset("river lake park mountain mountains beach bay valley island street avenue falls canyon coast trail".split())
 _NAME_CUES = frozenset({"name", "name's", "names"})  # "her name is Shadow": a pet the recogniser calls an organisation
 _PERSON_CUES = frozenset({"sister", "brother", "mom", "dad", "mother", "father", "friend", "wife", "husband", "son", "daughter", "aunt", "uncle", "cousin", "boyfriend", "girlfriend", "partner", "teacher", "boss", "named", "called", "grandma", "grandpa"})
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’-]*")
@@ -138,13 +139,15 @@ def _merged_kind(sentence: str, at: int, name: str, label: str | None, persons: 
     after = sentence[at + len(name) :].split()[:1]
     if _quoted(sentence, at, name) or before & _WORK_CUES or {w.lower().strip(",.!?") for w in after} & _WORK_CUES:
         return "work"  # "Little Women", "a Valorant tournament", "this game Catan": a title, whatever the recogniser says
+    if {w.lower().strip(",.!?") for w in [*after, name.split()[-1]]} & _PLACE_WORDS:
+        return "place"  # "the Spree river", "Whispering Falls"
     cue = "person" if before & _NAME_CUES else _cue_kind(sentence, at, name)
     if cue in ("person", "organisation"):
         return cue
+    if label != "PERSON" and classes.is_place(name):
+        return "place"  # WordNet knows the Douro is a river whatever the recogniser says; a PERSON Jordan stays one
     if label is not None and label != "PERSON" or label == "PERSON" and cue is None:
         return classes.kind_of_label(label) or "thing"
-    if classes.is_place(name):
-        return "place"
     return cue or _kind(sentence, at, name)
 
 
