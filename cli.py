@@ -39,7 +39,7 @@ def open_agent(config: Config) -> Iterator:
 @app.command()
 def chat(
     demo: Annotated[bool, typer.Option("--demo", help="Load the sample conversation (namespace `demo`) and chat about it.")] = False,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="local/smollm2 (default, offline), reader or none (no LLM: the reader, or extractive rules), or any litellm model.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="reader (default: no LLM, offline), local/smollm2 (embedded model), none (extractive rules), or any litellm model.")] = None,
     home: HomeOpt = None,
     namespace: NamespaceOpt = None,
     config_file: ConfigOpt = None,

@@ -86,8 +86,8 @@ class Config(BaseSettings):
     embed_batch_size: int = Field(32, ge=1)
     """Texts embedded per model call."""
 
-    model: str = "local/smollm2"
-    """Who answers: `local/smollm2` (embedded, offline), `reader` (typed spans ranked by a fitted model, no LLM), `none` (extractive answers by rules, no LLM), or any litellm model name."""
+    model: str = "reader"
+    """Who answers: `reader` (typed spans of the evidence ranked by a fitted model, no LLM, offline), `local/smollm2` (a 135M model in-process, quoting under a constraint), `none` (extractive answers by rules, no LLM), or any litellm model name."""
 
     reader_weights: Path | None = None
     """The reader's fitted weights (`model="reader"`); unset: the `reader.json` shipped with the package."""

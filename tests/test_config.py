@@ -47,3 +47,9 @@ def test_weights_files_follow_the_environment(tmp_path: Path, monkeypatch: pytes
     config = Config.load(reader_weights=tmp_path / "reader.json")
     assert (config.critic_weights, config.reader_weights) == (tmp_path / "critic.json", tmp_path / "reader.json")
     assert Config().model_copy(update={"critic_weights": None}).critic_weights is None
+
+
+def test_the_reader_answers_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LLM by default: the reader led local/smollm2 in every LoCoMo category (README, Measured)."""
+    monkeypatch.delenv("HYPERLOOM_MODEL", raising=False)
+    assert Config().model == "reader"

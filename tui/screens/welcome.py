@@ -12,7 +12,9 @@ WELCOME = """\
 # Welcome to hyperloom
 
 hyperloom is an agent that **remembers conversations verbatim** and answers
-with **quotes you can check**: every answer cites the exact words it rests on.
+with **quotes you can check**: every answer is the conversation's own words,
+cited, with a word for how sure it is; when memory holds no answer, it says
+so. No LLM is needed, and nothing leaves this machine.
 
 Your memory is empty. Load the **demo** — a short conversation between
 Maya and Jonas — and ask, for example, *Where does Maya live now?*
