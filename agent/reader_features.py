@@ -98,6 +98,7 @@ class Info:
     is_question: bool
     describing: set[int]  # nouns that say what a name the question asks about is ("my sister Clara", "a cat ..., a grey rescue called Pixel")
     describing_name: set[int]  # those names
+    named_at: tuple[int, ...] = ()  # tokens that are a name the question asks about (found once per sentence, not per candidate)
 
 
 def scene(analysis: Analysis, found: Sequence, hits: Sequence[Hit]) -> Scene:
@@ -121,7 +122,7 @@ def passage_info(where: Scene, p) -> Info:
     return Info(
         p, matched, match, len(set(matched.values())) / max(1, len(wanted)), [_tree_distances(p.doc, i) for i in matched],
         first_name(p.hit.speaker) in where.named, any(t.lower_ in ("i", "my", "me", "we", "our") for t in p.doc), p.doc.text.rstrip().endswith("?"),
-        *_describing(p.doc, where.named),
+        *_describing(p.doc, where.named), tuple(t.i for t in p.doc if t.lower_ in where.named),
     )
 
 
@@ -173,7 +174,7 @@ def features(where: Scene, info: Info, tokens, kind: str) -> np.ndarray:
     distance = min((min(abs(i - tokens.start), abs(i - (tokens.end - 1))) for i in outside), default=12)
     near = {info.matched[i] for i in outside if tokens.start - WINDOW <= i < tokens.end + WINDOW}
     tree = min((info.from_match[k][tokens.start : tokens.end].min() for k, i in enumerate(info.matched) if i not in inside), default=FAR)
-    named_tokens = [t.i for t in p.doc if t.lower_ in where.named and t.i not in inside]
+    named_tokens = [j for j in info.named_at if j not in inside]
     named_link = any(abs(t.i - j) <= 3 and (t.head.i == j or p.doc[j].head.i == t.i or p.doc[j].head == t.head) for t in tokens for j in named_tokens)
     cand_words = {t.lower_ for t in tokens if t.is_alpha and not t.is_stop}
     governor = _governing_verb(root)

@@ -38,26 +38,32 @@ def main() -> None:
     parser.add_argument("--conversation", default=None)
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--local", type=int, default=20)
+    parser.add_argument("--model", default="none", help="who answers the timed `ask` calls: none (extractive) or reader")
     args = parser.parse_args()
     units = locomo.load(args.file).units
     unit = next(u for u in units if u.name == args.conversation) if args.conversation else max(units, key=lambda u: len(u.conversation.turns))
     asked = [q for q in unit.questions if q.code in (1, 2, 3, 4)][: args.questions]
     now = max(t.created_at for t in unit.conversation.turns if t.created_at)
     with tempfile.TemporaryDirectory() as home:
-        config = Config(home=Path(home), namespace=unit.name, model="none")
+        config = Config(home=Path(home), namespace=unit.name, model=args.model)
         store = MemoryStore(config)
         store.remember(unit.conversation.turns, unit.name, unit.conversation.sessions)
         store.consolidate(unit.name)
         agent = Agent(config, store=store)
         agent.ask("warm up", now=now)
-        seconds, rounds = [], []
+        seconds, cpu, rounds, stages = [], [], [], {}
         for q in asked:
-            started = time.perf_counter()
+            started, busy = time.perf_counter(), time.process_time()
             answer = agent.ask(q.text, now=now)
             seconds.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - busy) * 1000)  # every thread of this process: on a shared machine, what an idle one would take
             rounds.append(answer.rounds)
+            for stage, ms in answer.trace.timings.items():
+                stages.setdefault(stage, []).append(ms)
         print(f"{unit.name}: {len(unit.conversation.turns)} turns, {len(asked)} questions")
-        print(f"ask (model none): p50 {_p(seconds, 50):.1f} ms, p95 {_p(seconds, 95):.1f} ms, mean rounds {np.mean(rounds):.2f}")
+        print(f"ask (model {args.model}, {type(agent.critic).__name__}): p50 {_p(seconds, 50):.1f} ms, p95 {_p(seconds, 95):.1f} ms, mean rounds {np.mean(rounds):.2f}")
+        print(f"ask CPU time: p50 {_p(cpu, 50):.1f} ms, p95 {_p(cpu, 95):.1f} ms")
+        print("stages p50 / p95 ms: " + ", ".join(f"{s} {_p(v, 50):.1f} / {_p(v, 95):.1f}" for s, v in stages.items()))
         if args.local:
             agent.use_model("local/smollm2")
             agent.warm_up()
