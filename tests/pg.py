@@ -14,7 +14,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-BIN = Path(os.environ.get("HYPERLOOM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _server_bin() -> Path:
+    """The PostgreSQL binaries: HYPERLOOM_PG_BIN, else 15 (these machines), else the newest Debian installed."""
+    if os.environ.get("HYPERLOOM_PG_BIN"):
+        return Path(os.environ["HYPERLOOM_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    return preferred if (preferred / "initdb").exists() or not found else found[-1].parent
+
+
+BIN = _server_bin()
 PASSWORD = "hyperloom-test"
 
 
