@@ -129,3 +129,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 def log_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """Where a TurnLog opens for this backend: a file in tmp_path, or a fresh PostgreSQL database."""
     return str(tmp_path / "t.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def pg_store(tmp_path: Path, embedder: OnnxMiniLM, pg_url: str, chroma_url: str):
+    """An empty structured store on a fresh PostgreSQL database, its vectors on the Chroma server
+    (modules that run SQLite tests again against PostgreSQL name it their `store`)."""
+    config = Config(home=tmp_path / "home", memory="structured", store="postgres", postgres_url=pg_url, chroma_url=chroma_url)
+    with MemoryStore(config, embedder=embedder) as s:
+        yield s

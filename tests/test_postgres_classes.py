@@ -3,11 +3,9 @@ forgetting, odd turns), collected again against PostgreSQL and a Chroma server: 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from hyperloom.config import Config
 from hyperloom.memory.store import MemoryStore
 from test_classes import (  # noqa: F401  (collected by pytest from this module too)
     pinned_language,
@@ -18,8 +16,5 @@ from test_classes import (  # noqa: F401  (collected by pytest from this module 
 
 
 @pytest.fixture
-def store(tmp_path: Path, embedder, pg_url: str, chroma_url: str) -> MemoryStore:
-    """An empty structured store on a fresh PostgreSQL database, its vectors on the Chroma server."""
-    config = Config(home=tmp_path / "home", memory="structured", store="postgres", postgres_url=pg_url, chroma_url=chroma_url)
-    with MemoryStore(config, embedder=embedder) as s:
-        yield s
+def store(pg_store: MemoryStore) -> MemoryStore:
+    return pg_store

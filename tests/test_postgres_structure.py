@@ -7,11 +7,9 @@ SQLite store from tmp_path.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from hyperloom.config import Config
 from hyperloom.memory.store import MemoryStore
 from hyperloom.samples import sample_path
 from test_structure import (  # noqa: F401  (collected by pytest from this module too)
@@ -34,11 +32,8 @@ from test_structure import (  # noqa: F401  (collected by pytest from this modul
 
 
 @pytest.fixture
-def store(tmp_path: Path, embedder, pg_url: str, chroma_url: str) -> MemoryStore:
-    """An empty structured store on a fresh PostgreSQL database, its vectors on the Chroma server."""
-    config = Config(home=tmp_path / "home", memory="structured", store="postgres", postgres_url=pg_url, chroma_url=chroma_url)
-    with MemoryStore(config, embedder=embedder) as s:
-        yield s
+def store(pg_store: MemoryStore) -> MemoryStore:
+    return pg_store
 
 
 @pytest.fixture
