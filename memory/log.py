@@ -167,6 +167,9 @@ class TurnLog:
             try:
                 yield self._db
                 self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:  # a read-only file or a full disk, found at the first write
+                self._db.execute("ROLLBACK")
+                raise StorageError(f"Cannot write the turn log at {self.path} ({exc}); check permissions and free space. Nothing was changed.") from None
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -273,6 +273,34 @@ def test_a_read_only_database_or_a_vectors_file_is_one_sentence(tmp_path: Path, 
     assert_one_line_error(cli(home, "search", "locker"), "vectors")
 
 
+@pytest.fixture
+def immutable(tmp_path: Path):
+    """Make a file unwritable even to root (CI runs as root, and root ignores file modes): chattr +i."""
+    held: list[Path] = []
+
+    def make(path: Path) -> None:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        held.append(path)
+
+    yield make
+    for path in held:
+        subprocess.run(["chattr", "-i", str(path)], check=True)  # or pytest cannot remove tmp_path
+
+
+@pytest.mark.parametrize("args", [["ingest", str(sample_path())], ["forget", "--everything", "--yes"], ["forget", "--entity", "dana", "--yes"]])
+def test_a_read_only_database_is_one_sentence_exit_1_and_changes_nothing(tmp_path: Path, embedder, immutable, args: list[str]) -> None:
+    home = tmp_path / "home"
+    with open_agent(home, embedder=embedder) as agent:
+        remember_secret(agent)
+        before = agent.turns()
+    files = {p: p.read_bytes() for p in home.rglob("*") if p.is_file() and p.suffix != ".lock"}
+    immutable(home / "hyperloom.db")
+    assert_one_line_error(cli(home, *args), "Cannot write the turn log")
+    assert {p: p.read_bytes() for p in files} == files  # not a byte of the log or of an index file changed
+    with open_agent(home, embedder=embedder) as agent:
+        assert agent.turns() == before
+
+
 def test_a_damaged_index_file_is_rebuilt_from_the_log_and_said_so(tmp_path: Path, embedder) -> None:
     """Flipped bytes in the middle of an index file: never read by hnswlib (no segfault), rebuilt, one note."""
     home = tmp_path / "home"
