@@ -169,7 +169,7 @@ class TurnLog:
                 self._db.execute("COMMIT")
             except sqlite3.OperationalError as exc:  # a read-only file or a full disk, found at the first write
                 self._db.execute("ROLLBACK")
-                raise StorageError(f"Cannot write the turn log at {self.path} ({exc}); check permissions and free space. Nothing was changed.") from None
+                raise StorageError(f"Cannot write the turn log at {self.path} ({exc}); nothing was changed; check permissions and free space.") from None
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
