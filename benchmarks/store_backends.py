@@ -1,6 +1,7 @@
 """SQLite + HNSW files against PostgreSQL + a Chroma server, same run: ingest turns/s, search p95, recall@10.
 
     python -m hyperloom.benchmarks.store_backends ../shared/datasets/locomo/locomo_dev.json --conversations 1
+    python -m hyperloom.benchmarks.store_backends --forget 20000   # what a forget of one turn costs, both stores
 
 Starts its own PostgreSQL 15 (tests/pg.py) and `chroma run` in temporary directories. Recall@10: the share of
 a question's evidence turns among the ten best hits (questions without evidence are left out).
@@ -41,6 +42,27 @@ def run(store: MemoryStore, conversations, questions) -> dict:
             "search_p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))], "recall_at_10": statistics.mean(recalls), "questions": len(questions)}
 
 
+def forgets(store: MemoryStore, turns: int, times: int = 5) -> dict:
+    """Ingest a generated conversation of `turns` turns (benchmarks/scale.py), then forget `times` turns one by
+    one, from sessions spread over it: the median and every time, in seconds."""
+    from hyperloom.benchmarks.scale import conversation
+
+    convo, _, _ = conversation(turns, seed=7)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "c.json").write_text(json.dumps(convo))
+        started = time.perf_counter()
+        store.add_conversations(load_conversations(Path(tmp) / "c.json"), "bench")
+        ingest = time.perf_counter() - started
+    sessions = convo["sessions"]
+    chosen = [sessions[int(i * (len(sessions) - 1) / max(times - 1, 1))]["turns"][1]["id"] for i in range(times)]
+    spent = []
+    for turn in chosen:
+        t0 = time.perf_counter()
+        store.forget("bench", turn=turn)
+        spent.append(time.perf_counter() - t0)
+    return {"turns": turns, "ingest_s": round(ingest, 1), "forget_median_s": round(statistics.median(spent), 3), "forget_s": [round(t, 3) for t in spent]}
+
+
 def chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
     import socket
 
@@ -60,9 +82,12 @@ def chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("dataset", type=Path)
+    parser.add_argument("dataset", type=Path, nargs="?")
     parser.add_argument("--conversations", type=int, default=1)
+    parser.add_argument("--forget", type=int, metavar="TURNS", help="instead: the cost of forgetting one turn at this size")
     args = parser.parse_args()
+    if args.forget:
+        return forget_costs(args.forget)
     conversations = load_conversations(args.dataset)[: args.conversations]
     raw = {s["sample_id"]: s for s in json.loads(args.dataset.read_text())}
     questions = [(c.name, q["question"], set(q["evidence"])) for c in conversations for q in raw[c.name]["qa"] if q.get("evidence")]
@@ -84,6 +109,29 @@ def main() -> None:
     print(json.dumps({"sqlite+hnsw": sqlite, "postgres+chroma": pg}, indent=1))
     print(f"ingest ratio {pg['turns_per_s'] / sqlite['turns_per_s']:.2f} (target >= 0.5); p95 ratio {pg['search_p95_ms'] / sqlite['search_p95_ms']:.2f} (target <= 2); "
           f"recall difference {pg['recall_at_10'] - sqlite['recall_at_10']:+.4f} (target within 0.005)")
+
+
+def forget_costs(turns: int) -> None:
+    """The same generated conversation in SQLite + HNSW and in PostgreSQL + a Chroma server; five forgets in each."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pg import PostgresServer
+
+    embedder, postgres = OnnxMiniLM(), PostgresServer()
+    work = Path(tempfile.mkdtemp(prefix="hl-bench-"))
+    chroma, url = chroma_server(work / "chroma")
+    try:
+        with MemoryStore(Config(home=work / "sqlite"), embedder=embedder) as store:
+            sqlite = forgets(store, turns)
+        print(json.dumps({"sqlite+hnsw": sqlite}), flush=True)
+        config = Config(home=work / "pg", store="postgres", postgres_url=postgres.new_database(), chroma_url=url)
+        with MemoryStore(config, embedder=embedder) as store:
+            pg = forgets(store, turns)
+            assert not store.notices, store.notices  # the server is set up as the README asks
+    finally:
+        chroma.terminate()
+        postgres.stop()
+    print(json.dumps({"postgres+chroma": pg}))
+    print(f"forget of one turn at {turns:,} turns, median of 5: SQLite {sqlite['forget_median_s']:.3f} s, PostgreSQL + Chroma {pg['forget_median_s']:.3f} s")
 
 
 if __name__ == "__main__":

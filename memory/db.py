@@ -10,6 +10,12 @@ The statements are written once, in the subset of SQL both accept (`ON CONFLICT`
 - a write transaction is `BEGIN IMMEDIATE` in SQLite and `BEGIN` in PostgreSQL, where
   writers of one namespace queue on its `changes` row instead (see TurnLog._bump).
 Schema versions are recorded in `schema_version` and migrated on open (`migrate`).
+
+Forgetting in PostgreSQL (`PgDb.purge`): a DELETE leaves the row's bytes in its page, and a plain VACUUM
+leaves them in the page's free space and in index pages (measured: `grep` still finds them), so every
+table a forget touched is rewritten (`VACUUM FULL`), then the WAL segment is ended and a CHECKPOINT lets
+the server remove the segments that recorded the rows. That needs the server settings `forgetting_unmet`
+checks on open (README, "PostgreSQL").
 """
 
 from __future__ import annotations
@@ -30,6 +36,14 @@ _NOW_SQLITE = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 _NOW_POSTGRES = """(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))"""
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 _SCHEMA_LOCK = 0x68796C6F6F6D  # PostgreSQL advisory lock held while creating or migrating tables ("hyloom")
+_OLD_ROWS = re.compile(r"^\s*(?:DELETE\s+FROM|UPDATE|INSERT\s+INTO)\s+(\w+)", re.IGNORECASE)
+# Text columns that hold what people said: PostgreSQL's statistics never sample them (ANALYZE would copy some
+# values into pg_statistic, where no forget reaches). The rest (namespace, ids, kinds, times) keep theirs.
+_SAID = {
+    "sessions": ("title",), "turns": ("text", "caption"), "facts": ("text", "attribute", "value"),
+    "scenes": ("summary",), "reflections": ("note",), "entities": ("name",), "aliases": ("alias",),
+    "points": ("description",), "fact_classes": ("word",),
+}
 
 
 def is_postgres(target: str) -> bool:
@@ -45,6 +59,13 @@ class SqliteDb(sqlite3.Connection):
     def insert(self, sql: str, args: Sequence[Any] = (), key: str = "id") -> int:
         """Run an INSERT of one row; returns the new row's `key`."""
         return self.execute(sql, args).lastrowid
+
+    def purge(self) -> list[str]:
+        """Nothing: the log's `purge` checkpoints SQLite's WAL, and secure_delete overwrote the rows."""
+        return []
+
+    def forgetting_unmet(self) -> list[str]:
+        return []
 
     def executescript(self, script: str) -> sqlite3.Cursor:
         return super().executescript(render(script, "sqlite"))
@@ -65,8 +86,11 @@ class PgDb:
         self.url = url
         self.Error, self.IntegrityError, self.OperationalError = psycopg.Error, psycopg.IntegrityError, psycopg.OperationalError
         self._conn = pg_connect(url)
+        self._touched: set[str] = set()  # tables holding old row versions since the last purge
 
     def execute(self, sql: str, args: Sequence[Any] = (), *, retry: bool = True):
+        if table := _leaves_old_rows(sql):
+            self._touched.add(table)
         if sql == "ROLLBACK" and self._conn.broken:
             return None  # the server already rolled back when the connection went
         self._reconnect_if_lost()
@@ -85,6 +109,8 @@ class PgDb:
         rows = list(rows)
         if not rows:
             return None
+        if table := _leaves_old_rows(sql):
+            self._touched.add(table)
         try:
             with self._conn.cursor() as cur:
                 cur.executemany(_pg_sql(sql), rows)
@@ -100,8 +126,64 @@ class PgDb:
             with self._conn.transaction():
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 self._conn.execute(render(script, "postgres").encode())  # bytes: no placeholders are parsed
+                self._unsample(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", script))
         except self.Error as exc:
             raise self._failed(exc) from None
+
+    def _unsample(self, tables: list[str]) -> None:
+        """Statistics off for the text columns of `tables` that hold what was said, and what was sampled dropped:
+        once per database (an ALTER locks the table), so only where it is not so yet."""
+        wanted = [(t, c) for t in tables for c in _SAID.get(t, ())]
+        if not wanted:
+            return
+        rows = self._conn.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " WHERE c.relnamespace = current_schema()::regnamespace AND (c.relname, a.attname) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            " AND a.attstattarget <> 0",
+            ([t for t, _ in wanted], [c for _, c in wanted]),
+        ).fetchall()
+        for table, column in rows:  # TYPE text again drops the column's sampled values from pg_statistic
+            self._conn.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET STATISTICS 0, ALTER COLUMN "{column}" TYPE text')
+
+    def purge(self) -> list[str]:
+        """After a forget or a correction: leave no byte of the old rows on the server. Rewrites every table that
+        holds old row versions since the last purge (and those its foreign keys cascaded into), ends the WAL
+        segment and checkpoints, so the server removes the segments that recorded them. Returns notices (what
+        could not be done, and why); the forget itself has already committed."""
+        if not self._touched or self._conn.info.transaction_status != _IDLE:
+            return []  # inside a transaction VACUUM cannot run: the outermost write purges
+        try:
+            tables = self._cascaded(self._touched)
+            self._conn.execute("VACUUM (FULL) " + ", ".join(f'"{t}"' for t in sorted(tables)))
+            self._touched.clear()
+            self._conn.execute("SELECT pg_switch_wal()")
+            self._conn.execute("CHECKPOINT")
+        except self.Error as exc:
+            return [f"Forgotten, but PostgreSQL at {describe(self.url)} may keep the old rows' bytes until it vacuums and checkpoints ({_first_line(exc)}); see the README's PostgreSQL section."]
+        return []
+
+    def _cascaded(self, tables: set[str]) -> set[str]:
+        """`tables` and every table an ON DELETE CASCADE reaches from them."""
+        rows = self._conn.execute(
+            "SELECT confrelid::regclass::text, conrelid::regclass::text FROM pg_constraint"
+            " WHERE contype = 'f' AND confdeltype = 'c' AND connamespace = current_schema()::regnamespace"
+        ).fetchall()
+        found, grew = set(tables), True
+        while grew:
+            more = {child.strip('"') for parent, child in rows if parent.strip('"') in found}
+            grew = bool(more - found)
+            found |= more
+        return found
+
+    def forgetting_unmet(self) -> list[str]:
+        """One notice when the server would keep forgotten rows on disk (README, "PostgreSQL"); none when it is set up."""
+        try:
+            unmet = [why for why, bad in self._conn.execute(_FORGETTING_CHECKS).fetchall() if bad]
+        except self.Error:
+            return []  # a server that cannot say: the purge itself will say what it could not do
+        if not unmet:
+            return []
+        return [f"PostgreSQL at {describe(self.url)} keeps forgotten text on disk ({'; '.join(unmet)}); set it up as the README's PostgreSQL section says."]
 
     def insert(self, sql: str, args: Sequence[Any] = (), key: str = "id") -> int:
         return self.execute(f"{sql} RETURNING {key}", args).fetchone()[0]
@@ -121,6 +203,25 @@ class PgDb:
         """A long-lived process outlives a server restart: between transactions, a lost connection is made again."""
         if self._conn.broken or self._conn.closed:
             self._conn = pg_connect(self.url)
+
+
+_FORGETTING_CHECKS = """
+SELECT 'wal_recycle is on, so old WAL segments are reused with the forgotten rows in them', current_setting('wal_recycle') = 'on'
+UNION ALL SELECT 'wal_keep_size keeps WAL past a checkpoint', current_setting('wal_keep_size') <> '0'
+UNION ALL SELECT 'archive_mode copies every WAL segment elsewhere', current_setting('archive_mode') <> 'off'
+UNION ALL SELECT 'a replication slot holds WAL back', EXISTS (SELECT 1 FROM pg_replication_slots)
+UNION ALL SELECT 'this user may not CHECKPOINT (grant pg_checkpoint)', NOT (pg_has_role('pg_checkpoint', 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))
+UNION ALL SELECT 'this user may not run pg_switch_wal()', NOT has_function_privilege('pg_switch_wal()', 'EXECUTE')
+"""
+
+
+@functools.lru_cache(maxsize=4096)
+def _leaves_old_rows(sql: str) -> str | None:
+    """The table in which a statement leaves old row versions behind: a DELETE, an UPDATE, an upsert that updates."""
+    match = _OLD_ROWS.match(sql)
+    if not match or (sql.lstrip()[:6].upper() == "INSERT" and "DO UPDATE" not in sql.upper()):
+        return None
+    return match.group(1).lower()
 
 
 def connect(target: str) -> SqliteDb | PgDb:

@@ -46,7 +46,7 @@ class MemoryStore:
         self.hierarchy = Hierarchy(self.log)
         self.hypergraph = Hypergraph(self.log)
         self.embedder = embedder or make_embedder(config.embedder)
-        self.notices: list[str] = []  # things a front end should show the user (e.g. a rebuilt index)
+        self.notices: list[str] = self.log.db.forgetting_unmet()  # things a front end should show the user (e.g. a rebuilt index)
         self._collections: dict[tuple[str, str], Collection] = {}  # (namespace, level) -> its vectors and BM25, opened lazily
         self._spoken: dict[tuple[str, str], tuple[list[int], np.ndarray]] = {}  # (namespace, speaker) -> turn seqs, fact vectors
         self._dimensions: dict[str, np.ndarray] | None = None
@@ -455,6 +455,8 @@ class _Write:
                 self.store._written(self.namespace)
                 if self.removes:
                     self.store.log.purge()  # forgotten rows leave the WAL too (a checkpoint costs an fsync: not after every remember)
+                    with self.store.log.lock:  # PostgreSQL: rewrite the tables that held the rows, drop the WAL that did (db.py)
+                        self.store.notices.extend(self.store.log.db.purge())
         finally:
             self._held.__exit__(kind, exc, tb)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperloom.errors import BackendUnavailable, IndexDamaged, StorageError
+from hyperloom.errors import IndexDamaged, StorageError
 from hyperloom.retrieval.hnsw_files import chunk_digests, marked_deleted, rehash, scrub
 
 
@@ -531,77 +531,11 @@ def _file_lock(directory: Path, *, exclusive: bool) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-class ChromaIndex(VectorIndex):
-    """A Chroma collection per namespace: embedded (`PersistentClient`) or a `chroma run` server (`HttpClient`)."""
+def __getattr__(name: str):
+    """ChromaIndex and chroma_client live in retrieval/chroma.py; still importable from here (imported lazily:
+    chromadb is slow to import, and chroma.py imports this module)."""
+    if name in ("ChromaIndex", "chroma_client"):
+        from hyperloom.retrieval import chroma
 
-    def __init__(self, namespace: str, *, path: Path | None = None, url: str | None = None):
-        self._client = chroma_client(path=path, url=url)
-        self._name = "hl-" + safe_name(namespace)
-        self._url = url
-        self._open()
-
-    def _open(self) -> None:
-        self._collection = self._call(self._client.get_or_create_collection, self._name, metadata={"hnsw:space": "cosine"})
-
-    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
-        if len(ids) == 0:
-            return
-        self._call(self._collection.upsert, ids=[str(i) for i in ids], embeddings=np.asarray(vectors, dtype=np.float32).tolist())
-
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        k = min(k, len(self))
-        if k == 0:
-            return []
-        result = self._call(self._collection.query, query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=k, include=["distances"])
-        return [(int(i), 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
-
-    def delete(self, ids: Sequence[int]) -> None:
-        if len(ids):
-            self._call(self._collection.delete, ids=[str(i) for i in ids])
-
-    def ids(self) -> set[int]:
-        return {int(i) for i in self._call(self._collection.get, include=[])["ids"]}
-
-    def get(self, ids: Sequence[int]) -> np.ndarray:
-        if len(ids) == 0:
-            return np.zeros((0, 0), dtype=np.float32)
-        result = self._call(self._collection.get, ids=[str(i) for i in ids], include=["embeddings"])
-        by_id = dict(zip(result["ids"], result["embeddings"]))
-        return np.asarray([by_id[str(i)] for i in ids], dtype=np.float32)
-
-    def __len__(self) -> int:
-        return self._call(self._collection.count)
-
-    def drop(self) -> None:
-        self._call(self._client.delete_collection, self._name)
-        self._open()  # an empty collection, so the index stays usable
-
-    def _call(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            raise _unavailable(self._url, exc) from None
-
-
-def chroma_client(*, path: Path | None, url: str | None):
-    import chromadb
-    from chromadb.config import Settings
-
-    settings = Settings(anonymized_telemetry=False)
-    try:
-        if url:
-            match = re.fullmatch(r"(https?)://([^:/]+)(?::(\d+))?/?", url)
-            if not match:
-                raise StorageError(f"Chroma URL {url!r} is not of the form http://host:port; fix `chroma_url`.")
-            scheme, host, port = match.groups()
-            return chromadb.HttpClient(host=host, port=int(port or 8000), ssl=scheme == "https", settings=settings)
-        return chromadb.PersistentClient(path=str(path), settings=settings)
-    except StorageError:
-        raise
-    except Exception as exc:
-        raise _unavailable(url, exc) from None
-
-
-def _unavailable(url: str | None, exc: Exception) -> BackendUnavailable:
-    where = f"the Chroma server at {url}" if url else "the embedded Chroma store"
-    return BackendUnavailable(f"Cannot use {where} ({type(exc).__name__}: {str(exc)[:120]}); start it with `chroma run` or set vector_backend=hnsw.")
+        return getattr(chroma, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,16 +25,20 @@ def _server_bin() -> Path:
 
 BIN = _server_bin()
 PASSWORD = "hyperloom-test"
+# What the README asks of a server whose forgetting must leave no trace: WAL segments are removed, not renamed for
+# reuse with the old records still in them; nothing keeps WAL past a checkpoint.
+FORGETTING = {"wal_recycle": "off", "wal_keep_size": "0", "archive_mode": "off"}
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
         if not (BIN / "initdb").exists():
             raise RuntimeError(f"{BIN / 'initdb'} is missing: install the Debian package postgresql (.ci/run does)")
         self.dir = Path(tempfile.mkdtemp(prefix="hl-pg-"))  # not under pytest's 0700 tree: the postgres user must reach it
         self.port = _free_port()
         self._names = itertools.count()
         self._as_root = os.geteuid() == 0
+        self.settings = FORGETTING if settings is None else settings
         (self.dir / "pw").write_text(PASSWORD + "\n")
         if self._as_root:
             shutil.chown(self.dir, "postgres", "postgres")
@@ -44,7 +48,13 @@ class PostgresServer:
 
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c max_connections=200"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run("pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-o", options, "-w", "-t", "60", "start")
+
+    @property
+    def data(self) -> Path:
+        """The server's data directory: base/, pg_wal/ and the rest."""
+        return self.dir / "data"
 
     def url(self, database: str = "postgres", password: str = PASSWORD) -> str:
         return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{database}"
