@@ -120,6 +120,15 @@ class Fact:
     turn_seq: int = -1
 
 
+@dataclass(frozen=True, slots=True)
+class FactRef:
+    """What ranking needs of a fact: its turn, whether a newer fact replaced it, whether it resolves a date."""
+
+    turn_seq: int
+    superseded_by: int | None
+    dated: bool
+
+
 def fact_text(turn: Turn, sentence: Sentence) -> str:
     """The sentence with who said it and what its relative dates resolve to (the turn's own time is `Fact.time`)."""
     dates = "; ".join(f"{m.text} = {m.label()}" for m in sentence.times)
@@ -191,12 +200,44 @@ class Hierarchy:
     def fact(self, fact_id: int) -> Fact:
         return self.facts_by_id([fact_id])[fact_id]
 
-    def facts_by_id(self, ids: Sequence[int]) -> dict[int, Fact]:
+    def facts_by_id(self, ids: Sequence[int], namespace: str | None = None) -> dict[int, Fact]:
+        """Facts by id; given a namespace, only that namespace's (another's id is simply not found)."""
+        out = {}
+        # `namespace || ''`: SQLite then looks the ids up by key; on (namespace, position) it read every fact
+        # of the namespace (25 ms against 2 ms for 500 ids at 20k turns).
+        where, scope = ("namespace || '' = ? AND ", [namespace]) if namespace is not None else ("", [])
+        with self.log.lock:
+            for chunk in _chunks(list(ids)):
+                rows = self.log.db.execute(f"SELECT {_FACT_COLUMNS} FROM facts WHERE {where}id IN ({','.join('?' * len(chunk))})", [*scope, *chunk]).fetchall()
+                out.update((r[0], _fact(r)) for r in rows)
+        return out
+
+    def fact_refs(self, ids: Sequence[int], namespace: str) -> dict[int, FactRef]:
+        """`FactRef`s of this namespace's facts among `ids`: a search ranks 800 candidate facts, and whole
+        facts (text, dates decoded) were a third of its time at 20k turns."""
         out = {}
         with self.log.lock:
-            for chunk in (list(ids)[i : i + 500] for i in range(0, len(ids), 500)):
-                rows = self.log.db.execute(f"SELECT {_FACT_COLUMNS} FROM facts WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-                out.update((r[0], _fact(r)) for r in rows)
+            for chunk in _chunks(list(ids)):
+                rows = self.log.db.execute(
+                    f"SELECT id, turn_seq, superseded_by, dates <> '[]' FROM facts WHERE namespace || '' = ? AND id IN ({','.join('?' * len(chunk))})",
+                    [namespace, *chunk],
+                ).fetchall()
+                out.update((r[0], FactRef(r[1], r[2], bool(r[3]))) for r in rows)
+        return out
+
+    def facts_of_turns(self, namespace: str, seqs: Sequence[int], speakers: Sequence[str]) -> dict[int, int]:
+        """fact id -> turn seq of the facts of these turns that these speakers said."""
+        out: dict[int, int] = {}
+        seqs, speakers = list(seqs), list(speakers)
+        if not seqs or not speakers:
+            return out
+        with self.log.lock:
+            for chunk in _chunks(seqs):
+                rows = self.log.db.execute(
+                    f"SELECT id, turn_seq FROM facts WHERE namespace || '' = ? AND speaker || '' IN ({','.join('?' * len(speakers))}) AND turn_seq IN ({','.join('?' * len(chunk))})",
+                    [namespace, *speakers, *chunk],
+                )
+                out.update(rows.fetchall())
         return out
 
     def facts(self, namespace: str) -> list[Fact]:

@@ -239,38 +239,49 @@ class Hypergraph:
                 out |= dict(self.log.db.execute(f"SELECT id, description FROM points WHERE id IN ({_marks(chunk)})", chunk).fetchall())
         return out
 
-    def facts_mentioning(self, namespace: str, kind: str, besides: Sequence[str] = ()) -> set[int]:
-        """Facts whose memory points hold an entity of this kind (person, place, activity...) other than `besides`."""
-        besides = list(besides)
+    def facts_mentioning(self, namespace: str, kind: str, among: Iterable[int], besides: Sequence[str] = ()) -> set[int]:
+        """Which of the facts `among` have memory points holding an entity of this kind (person, place,
+        activity...) other than `besides`. Asked of a search's candidates only: all of a kind's facts
+        were 4,000 rows a question at 20k turns."""
+        besides, found = list(besides), set()
         with self.log.lock:
-            rows = self.log.db.execute(
-                "SELECT DISTINCT pf.fact FROM entities e JOIN point_entities pe ON pe.entity = e.id "
-                "JOIN point_facts pf ON pf.point = pe.point WHERE e.namespace = ? AND e.kind = ? "
-                f"AND e.name NOT IN ({_marks(besides)})",
-                (namespace, kind, *besides),
-            )
-            return {r[0] for r in rows}
-
-    def facts_of_classes(self, namespace: str, classes: Sequence[str], modifiers: Sequence[str] = (), min_depth: int = 1) -> dict[int, int]:
-        """Facts mentioning an instance of one of `classes` (a hypernym at least `min_depth` up: a fact naming
-        "sport" itself is no instance of it) -> 1, or 2 when a class of it also carries a modifier ("outdoor_sport")."""
-        if not classes:
-            return {}
-        with self.log.lock:
-            rows = self.log.db.execute(
-                f"SELECT DISTINCT fact FROM fact_classes WHERE namespace = ? AND class IN ({_marks(classes)}) AND depth >= ?",
-                (namespace, *classes, min_depth),
-            ).fetchall()
-            found = {f: 1 for (f,) in rows}
-            for modifier in modifiers:
-                narrowed = self.log.db.execute(
-                    "SELECT DISTINCT fact FROM fact_classes WHERE namespace = ? AND (class LIKE ? ESCAPE '\\' OR class = ?)",
-                    (namespace, modifier.replace("_", "\\_") + "\\_%", modifier),
+            for chunk in _chunks(list(among)):
+                rows = self.log.db.execute(
+                    # CROSS JOIN keeps SQLite's join order, from the few facts asked about: its own choice,
+                    # from every entity of the kind, took 1.2 s against 6 ms at 20k turns (PostgreSQL plans freely).
+                    "SELECT DISTINCT pf.fact FROM point_facts pf CROSS JOIN point_entities pe CROSS JOIN entities e "
+                    f"WHERE pe.point = pf.point AND e.id = pe.entity AND pf.fact IN ({_marks(chunk)}) AND e.namespace = ? AND e.kind = ? "
+                    f"AND e.name NOT IN ({_marks(besides)})",
+                    (*chunk, namespace, kind, *besides),
                 )
-                for (f,) in narrowed:
-                    if f in found:
-                        found[f] = 2
+                found |= {r[0] for r in rows}
+        return found
+
+    def facts_of_classes(self, namespace: str, classes: Sequence[str], among: Iterable[int], modifiers: Sequence[str] = (), min_depth: int = 1) -> dict[int, int]:
+        """Which of the facts `among` mention an instance of one of `classes` (a hypernym at least `min_depth`
+        up: a fact naming "sport" itself is no instance of it) -> 1, or 2 when a class of it also carries a
+        modifier ("outdoor_sport")."""
+        found: dict[int, int] = {}
+        if not classes:
             return found
+        with self.log.lock:
+            for chunk in _chunks(list(among)):
+                # `namespace || ''` keeps SQLite on the primary key, from the facts asked about: through
+                # (namespace, class) it read every fact of a common class, 42 ms against 5 ms at 20k turns.
+                rows = self.log.db.execute(
+                    f"SELECT DISTINCT fact FROM fact_classes WHERE fact IN ({_marks(chunk)}) AND namespace || '' = ? AND class IN ({_marks(classes)}) AND depth >= ?",
+                    (*chunk, namespace, *classes, min_depth),
+                ).fetchall()
+                found.update((f, 1) for (f,) in rows)
+            for modifier in modifiers:
+                for chunk in _chunks(list(found)):
+                    narrowed = self.log.db.execute(
+                        f"SELECT DISTINCT fact FROM fact_classes WHERE fact IN ({_marks(chunk)}) AND namespace || '' = ? AND (class LIKE ? ESCAPE '\\' OR class = ?)",
+                        (*chunk, namespace, modifier.replace("_", "\\_") + "\\_%", modifier),
+                    )
+                    for (f,) in narrowed:
+                        found[f] = 2
+        return found
 
     def entity_classes(self, namespace: str, name: str) -> list[str]:
         """The class labels of one entity vertex ("Chicago" -> city, municipality, ...)."""

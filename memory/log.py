@@ -278,7 +278,10 @@ class TurnLog:
 
     def turns(self, namespace: str, seqs: Iterable[int] | None = None, *, evidence: bool = False) -> list[Turn]:
         """Turns of a namespace in conversation order (only `seqs`, if given; only evidence, if asked)."""
-        sql = f"SELECT {_COLUMNS} FROM turns WHERE namespace = ?"
+        # Given seqs, `namespace || ''` has SQLite look them up by key: on (namespace, position) it read
+        # every turn of the namespace (7 ms for a search's 800 candidates at 20k turns, 37 ms at 100k).
+        scope = "namespace || '' = ?" if seqs is not None else "namespace = ?"
+        sql = f"SELECT {_COLUMNS} FROM turns WHERE {scope}"
         if evidence:
             sql += f" AND {_EVIDENCE}"
         args: list[object] = [namespace]
@@ -310,14 +313,6 @@ class TurnLog:
             raise KeyError(f"no turn {turn_id!r} in namespace {namespace!r}")
         return Turn(*row)
 
-    def present(self, namespace: str, seqs: Iterable[int]) -> set[int]:
-        """Which of `seqs` are turns of this namespace (a seq of another namespace is not)."""
-        seqs = list(seqs)
-        if not seqs:
-            return set()
-        with self._lock:
-            return {r[0] for r in self._db.execute(f"SELECT seq FROM turns WHERE namespace = ? AND seq IN ({','.join('?' * len(seqs))})", [namespace, *seqs])}
-
     def session_tail(self, namespace: str, session: str, n: int) -> list[Turn]:
         """The last `n` turns of one session, oldest first."""
         with self._lock:
@@ -333,8 +328,16 @@ class TurnLog:
         return [Session(*row) for row in rows]
 
     def speakers(self, namespace: str) -> list[str]:
+        """Who speaks in the namespace, in name order. Every search asks: a skip-scan of `turns_by_speaker`
+        (one index probe per speaker) instead of DISTINCT, which read every turn's entry (33 ms at 100k turns)."""
         with self._lock:
-            return [r[0] for r in self._db.execute("SELECT DISTINCT speaker FROM turns WHERE namespace = ?", (namespace,))]
+            rows = self._db.execute(
+                "WITH RECURSIVE s(name) AS (SELECT min(speaker) FROM turns WHERE namespace = ? "
+                "UNION ALL SELECT (SELECT min(speaker) FROM turns WHERE namespace = ? AND speaker > s.name) FROM s WHERE s.name IS NOT NULL) "
+                "SELECT name FROM s WHERE name IS NOT NULL",
+                (namespace, namespace),
+            )
+            return [r[0] for r in rows]
 
     def namespaces(self) -> list[str]:
         with self._lock:

@@ -48,7 +48,7 @@ class MemoryStore:
         self.embedder = embedder or make_embedder(config.embedder)
         self.notices: list[str] = self.log.db.forgetting_unmet()  # things a front end should show the user (e.g. a rebuilt index)
         self._collections: dict[tuple[str, str], Collection] = {}  # (namespace, level) -> its vectors and BM25, opened lazily
-        self._spoken: dict[tuple[str, str], tuple[list[int], np.ndarray]] = {}  # (namespace, speaker) -> turn seqs, fact vectors
+        self._spoken: dict[tuple[str, str], dict[int, int]] = {}  # (namespace, speaker) -> fact id -> turn seq
         self._dimensions: dict[str, np.ndarray] | None = None
         self._seen: dict[str, int] = {}  # namespace -> the log's change counter this process's indexes reflect
         self._locks = self.log.namespace_locks(config.home / "locks")
@@ -288,12 +288,11 @@ class MemoryStore:
         self._forget_spoken(namespace)
         self.collection(namespace, level).delete(ids)
 
-    def spoken(self, namespace: str, speaker: str) -> tuple[list[int], np.ndarray]:
-        """Turn seqs and fact vectors of everything one speaker said (cached until the namespace changes)."""
+    def spoken(self, namespace: str, speaker: str) -> dict[int, int]:
+        """fact id -> turn seq of everything one speaker said (cached until the namespace changes)."""
         key = (namespace, speaker)
         if key not in self._spoken:
-            own = self.hierarchy.spoken_by(namespace, speaker)
-            self._spoken[key] = ([seq for _, seq in own], self.vectors(namespace, "facts").get([fid for fid, _ in own]))
+            self._spoken[key] = dict(self.hierarchy.spoken_by(namespace, speaker))
         return self._spoken[key]
 
     def _forget_spoken(self, namespace: str) -> None:

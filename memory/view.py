@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from hyperloom.memory.hierarchy import Fact
+    from hyperloom.memory.hierarchy import Fact, FactRef
     from hyperloom.memory.log import Turn
     from hyperloom.memory.store import MemoryStore
     from hyperloom.retrieval.index import VectorIndex
@@ -60,11 +60,15 @@ class MemoryView:
 
     def facts_by_id(self, ids: Sequence[int]) -> dict[int, Fact]:
         """Facts of this namespace among `ids` (an id of another namespace's fact is simply not found)."""
-        if not ids:
-            return {}
-        found = self._store.hierarchy.facts_by_id(list(ids))
-        mine = self._store.log.present(self.namespace, {f.turn_seq for f in found.values()})
-        return {i: f for i, f in found.items() if f.turn_seq in mine}
+        return self._store.hierarchy.facts_by_id(ids, self.namespace) if ids else {}
+
+    def fact_refs(self, ids: Sequence[int]) -> dict[int, FactRef]:
+        """What ranking needs of this namespace's facts among `ids` (turn, superseded, dated)."""
+        return self._store.hierarchy.fact_refs(ids, self.namespace) if ids else {}
+
+    def facts_of_turns(self, seqs: Sequence[int], speakers: Sequence[str]) -> dict[int, int]:
+        """fact id -> turn seq of what these speakers said in these turns."""
+        return self._store.hierarchy.facts_of_turns(self.namespace, seqs, speakers)
 
     def scene_facts(self, scene: int) -> list[int]:
         if scene not in self._scenes():
@@ -81,8 +85,8 @@ class MemoryView:
     def with_attribute(self, attribute: str) -> list[Fact]:
         return self._store.hierarchy.with_attribute(self.namespace, attribute)
 
-    def spoken(self, speaker: str) -> tuple[list[int], np.ndarray]:
-        """Turn seqs and fact vectors of everything one speaker said."""
+    def spoken(self, speaker: str) -> dict[int, int]:
+        """fact id -> turn seq of everything one speaker said."""
         return self._store.spoken(self.namespace, speaker)
 
     # -- the hypergraph ---------------------------------------------------------------------------
@@ -96,11 +100,11 @@ class MemoryView:
     def facts_of(self, points: Iterable[int]) -> set[int]:
         return self._store.hypergraph.facts_of(points)
 
-    def facts_mentioning(self, kind: str, besides: Sequence[str] = ()) -> set[int]:
-        return self._store.hypergraph.facts_mentioning(self.namespace, kind, besides=besides)
+    def facts_mentioning(self, kind: str, among: Iterable[int], besides: Sequence[str] = ()) -> set[int]:
+        return self._store.hypergraph.facts_mentioning(self.namespace, kind, among, besides=besides)
 
-    def facts_of_classes(self, classes: Sequence[str], modifiers: Sequence[str] = ()) -> dict[int, int]:
-        return self._store.hypergraph.facts_of_classes(self.namespace, classes, modifiers)
+    def facts_of_classes(self, classes: Sequence[str], among: Iterable[int], modifiers: Sequence[str] = ()) -> dict[int, int]:
+        return self._store.hypergraph.facts_of_classes(self.namespace, classes, among, modifiers)
 
     def point_entities(self, point: int) -> list[str]:
         return list(self._store.hypergraph.point(point).entities)

@@ -93,7 +93,7 @@ def associative_search(view, query: str, k: int, filters: Filters | None = None,
     pool = max(pool, 4 * k)
     turn_scores = _scores(view, "turns", query, qv, pool)
     fact_scores = _scores(view, "facts", query, qv, pool)
-    facts = view.facts_by_id(list(fact_scores))
+    facts = view.fact_refs(list(fact_scores))
     if weights.scene:  # each level costs a search: skip the ones weighted out
         _add_scene_facts(view, _scores(view, "scenes", query, qv, 20), fact_scores, facts, qv, weights)
     scores = defaultdict(float, {s: v for s, v in turn_scores.items()})
@@ -107,7 +107,7 @@ def associative_search(view, query: str, k: int, filters: Filters | None = None,
     _weigh_history(view, query, scores, weights)
     if WHEN.search(query):
         for fact in facts.values():
-            if fact.dates:
+            if fact.dated:
                 scores[fact.turn_seq] += weights.dated
     turns = {t.seq: t for t in view.turns(scores)}
     boost_speaker(scores, turns, query, view.speakers())
@@ -139,7 +139,7 @@ def _add_scene_facts(view, scene_scores: dict[int, float], fact_scores: dict[int
             fid = members[j]
             fact_scores[fid] = fact_scores.get(fid, 0.0) + w.scene * scene_scores[scene]
     missing = [f for f in fact_scores if f not in facts]
-    facts.update(view.facts_by_id(missing))
+    facts.update(view.fact_refs(missing))
 
 
 def _add_points(view, query: str, scores: dict[int, float], w: Weights) -> None:
@@ -163,7 +163,7 @@ def _add_points(view, query: str, scores: dict[int, float], w: Weights) -> None:
     if not supported:
         return
     top = max(supported.values())
-    for fid, fact in view.facts_by_id(list(supported)).items():
+    for fid, fact in view.fact_refs(list(supported)).items():
         scores[fact.turn_seq] += w.point * supported[fid] / top
 
 
@@ -176,15 +176,15 @@ def _add_speaker_facts(view, query: str, scores: dict[int, float], w: Weights) -
     for speaker in speakers:
         topic = re.sub(rf"\b({re.escape(speaker)}|{re.escape(speaker.split()[0])})('s)?\b", " ", topic, flags=re.IGNORECASE)
     topic_vector = view.embed(topic)
+    facts = view.vectors("facts")
     for speaker in speakers:
-        seqs, vectors = view.spoken(speaker)
-        if not seqs:
+        own = view.spoken(speaker)
+        near = facts.query_among(topic_vector, w.scoped_top, own) if own else []
+        if not near:
             continue
-        sims = vectors @ topic_vector
-        top = np.argsort(-sims)[: w.scoped_top]
-        best = max(float(sims[top[0]]), 1e-9)
-        for j in top:
-            scores[seqs[j]] = scores.get(seqs[j], 0.0) + w.scoped * float(sims[j]) / best
+        best = max(near[0][1], 1e-9)
+        for fid, sim in near:
+            scores[own[fid]] = scores.get(own[fid], 0.0) + w.scoped * sim / best
 
 
 def _weigh_history(view, query: str, scores: dict[int, float], w: Weights) -> None:
@@ -218,16 +218,17 @@ def _lift_asked_kinds(view, query: str, scores: dict[int, float], w: Weights) ->
     asked = {s for s in speakers if named_speaker(query, [s])}  # "which city have both Jon and Gina visited": each
     if not asked:
         return
+    # Only the asked speakers' facts in turns already scored can lift a turn: ask about those alone.
+    candidates = view.facts_of_turns(list(scores), sorted(asked))
     # The speakers themselves are people in every point of theirs; "names of her kids" asks for someone else.
-    lift = dict.fromkeys(set().union(*(view.facts_mentioning(kind, besides=speakers) for kind in kinds)), w.kind)
-    for fid, narrowed in view.facts_of_classes(heads, modifiers).items():
+    lift = dict.fromkeys(set().union(*(view.facts_mentioning(kind, candidates, besides=speakers) for kind in kinds)), w.kind)
+    for fid, narrowed in view.facts_of_classes(heads, candidates, modifiers).items():
         lift[fid] = max(lift.get(fid, 0.0), w.classes + (w.modifier if narrowed > 1 else 0.0))
     by_turn: dict[int, float] = {}
-    for fid, fact in view.facts_by_id(list(lift)).items():
-        if fact.speaker in asked:
-            by_turn[fact.turn_seq] = max(by_turn.get(fact.turn_seq, 0.0), lift[fid])
-    for seq in by_turn.keys() & scores.keys():
-        scores[seq] += by_turn[seq]
+    for fid, value in lift.items():
+        by_turn[candidates[fid]] = max(by_turn.get(candidates[fid], 0.0), value)
+    for seq, value in by_turn.items():
+        scores[seq] += value
 
 
 def _lift_named_dates(query: str, scores: dict[int, float], turns: dict, w: Weights) -> None:

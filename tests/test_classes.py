@@ -63,12 +63,13 @@ def test_class_questions(question: str, heads: tuple, modifiers: tuple) -> None:
 def test_facts_and_vertices_carry_classes(store) -> None:
     store.remember(_turns(LINES), "c")
     view = store.view("c")
-    found = view.facts_of_classes(["city"])
+    every = [f.id for f in store.hierarchy.facts("c")]
+    found = view.facts_of_classes(["city"], every)
     assert {f.turn_id for f in view.facts_by_id(list(found)).values()} == {"D1:2"}
     assert {"city", "municipality"} <= set(store.hypergraph.entity_classes("c", "Chicago"))
-    narrowed = view.facts_of_classes(["activity", "sport"], ["outdoor"])
+    narrowed = view.facts_of_classes(["activity", "sport"], every, ["outdoor"])
     assert {view.facts_by_id([f])[f].turn_id: n for f, n in narrowed.items()}.get("D1:1") == 2  # fishing: an outdoor_sport
-    assert {f.turn_id for f in view.facts_by_id(list(view.facts_of_classes(["musical_instrument", "instrument"]))).values()} == {"D1:3"}
+    assert {f.turn_id for f in view.facts_by_id(list(view.facts_of_classes(["musical_instrument", "instrument"], every))).values()} == {"D1:3"}
 
 
 def test_a_class_question_lifts_the_instance(store) -> None:
@@ -83,7 +84,7 @@ def test_a_class_question_lifts_the_instance(store) -> None:
 def test_forgetting_a_turn_forgets_its_classes(store) -> None:
     store.remember(_turns(LINES), "c")
     store.forget("c", turn="D1:2")
-    assert store.view("c").facts_of_classes(["city"]) == {}
+    assert store.view("c").facts_of_classes(["city"], [f.id for f in store.hierarchy.facts("c")]) == {}
     assert store.hypergraph.entity_classes("c", "Chicago") == []
     rows = store.log.db.execute("SELECT COUNT(*) FROM fact_classes WHERE word = 'Chicago'").fetchone()
     assert rows[0] == 0
@@ -114,6 +115,6 @@ def test_damaged_language_data_falls_back_to_the_rules_with_a_notice(store, tmp_
     store.remember(_turns(LINES), "c")
     (notice,) = store.notices
     assert "checksum" in notice and "pip install" in notice and "rules" in notice and "\n" not in notice
-    assert store.view("c").facts_of_classes(["city"]) == {}  # no classes filed, nothing raised
+    assert store.view("c").facts_of_classes(["city"], [f.id for f in store.hierarchy.facts("c")]) == {}  # no classes filed, nothing raised
     assert store.hypergraph.entity_names("c")["Chicago"] in ("person", "place")  # the rules' kind
     assert associative_search(store.view("c"), "Which cities has Bo visited?", 3)
