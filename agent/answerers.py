@@ -76,7 +76,8 @@ class Reader(Answerer):
         text = "; ".join(r.text for r in said) if said else readings[0].text
         write(text)
         drafts = [{"turn_id": s.turn_id, "start": s.start, "end": s.end, "quote": s.text} for r in said for s in r.citations]
-        reading = {"score": readings[0].score, "margin": readings[0].margin, "type": readings[0].answer_type, "abstained": not said}
+        reading = {"score": readings[0].score, "margin": readings[0].margin, "type": readings[0].answer_type, "abstained": not said,
+                   "verdict": len(said) == 1 and said[0].verdict}  # the text is a yes/no word judged from the citations
         return {"text": text, "draft_citations": drafts, "reading": reading, "confidence": _judged(state, text) if said else None}
 
 

@@ -398,7 +398,8 @@ def _answer(final: dict, ctx: Context) -> Answer:
     spent = AnswerUsage(len(ctx.ledger.calls), usage.prompt_tokens, usage.completion_tokens, ctx.ledger.cost)
     citations: list[Citation] = [citation_from_dict(c) for c in final.get("citations", [])]
     evidence = [hit_from_dict(d) for d in final.get("evidence", [])]
-    return Answer(final.get("text", ""), citations, len(rounds), trace, spent, time.perf_counter() - ctx.started, ctx.model, evidence, " ".join(notices) or None, final.get("fallback"), final.get("confidence"))
+    return Answer(final.get("text", ""), citations, len(rounds), trace, spent, time.perf_counter() - ctx.started, ctx.model, evidence, " ".join(notices) or None, final.get("fallback"), final.get("confidence"),
+                  bool((final.get("reading") or {}).get("verdict")))
 
 
 def _check_model(model: str, api_base: str | None) -> None:

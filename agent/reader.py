@@ -26,13 +26,14 @@ import numpy as np
 
 from hyperloom.agent.question import Analysis, analyse, words
 from hyperloom.agent.reader_candidates import Candidate, candidates
-from hyperloom.agent.reader_evidence import LOOK
+from hyperloom.agent.reader_evidence import LOOK, passages
 from hyperloom.agent.reader_features import feature_names, first_name
+from hyperloom.agent.reader_yesno import is_choice, judge
 from hyperloom.errors import ConfigError
 from hyperloom.retrieval.search import Hit
 from hyperloom.retrieval.spans import Span
 
-__all__ = ["LOOK", "NO_ANSWER", "Candidate", "Reading", "ReaderWeightsError", "Weights", "candidates", "feature_names", "read", "shipped_weights"]
+__all__ = ["LOOK", "NO_ANSWER", "Candidate", "Reading", "ReaderWeightsError", "Weights", "candidates", "feature_names", "is_choice", "read", "shipped_weights", "yes_or_no"]
 
 NO_ANSWER = "No information available."
 WEIGHTS_FILE = "reader.json"
@@ -52,6 +53,7 @@ class Reading:
     score: float  # the best candidate's model score (a probability)
     margin: float  # best minus second-best candidate score
     abstained: bool
+    verdict: bool = False  # `text` is the reader's own word ("Yes", "No", "Likely yes") judged from the cited sentence, not a quote
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ def read(question: str, hits: list[Hit], *, now: str | None = None, weights: Wei
     kind = analysis.label
     if not analysis.words or not hits:
         return Reading(NO_ANSWER, (), kind, 0.0, 0.0, True)
+    if analysis.answer_type == "yesno" and not is_choice(analysis):
+        return yes_or_no(analysis, hits)
     found = candidates(analysis, hits)
     if not found:
         return Reading(NO_ANSWER, (), kind, 0.0, 0.0, True)
@@ -124,6 +128,15 @@ def read(question: str, hits: list[Hit], *, now: str | None = None, weights: Wei
         return Reading(NO_ANSWER, (), kind, best, margin, True)
     parts = pick(analysis, found, scores, order, weights.list_ratio)
     return Reading(", ".join(c.text for c in parts), tuple(c.span for c in parts), kind, best, margin, False)
+
+
+def yes_or_no(analysis: Analysis, hits: Sequence[Hit]) -> Reading:
+    """"Yes"/"No" with the sentence it was judged from as the citation (`reader_yesno`), or no answer."""
+    found = [h for h in hits if isinstance(h.text, str) and h.text.strip()]
+    said = judge(analysis, passages(analysis.text, found)) if found else None
+    if said is None:
+        return Reading(NO_ANSWER, (), analysis.label, 0.0, 0.0, True)
+    return Reading(said.text, (said.span,), analysis.label, said.support, said.support, False, verdict=True)
 
 
 def dated_in_best_spans(analysis: Analysis, hits: Sequence[Hit], found: Sequence[Candidate]) -> Candidate | None:

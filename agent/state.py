@@ -87,6 +87,7 @@ class Answer:
     notice: str | None = None
     fallback: str | None = None  # why the model's answer was replaced by an extractive one (ModelError.reason)
     confidence: str | None = None  # the critic's word for this answer ("sure", "likely", "unsure"); None when no critic read it
+    verdict: bool = False  # `text` is the reader's own "Yes" / "No" / "Likely yes" / "Likely no", judged from `citations`; not a quote
 
 
 class State(TypedDict, total=False):

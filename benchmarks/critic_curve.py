@@ -96,11 +96,12 @@ def decisions(data: dict, critics: dict, variant: str, max_rounds: int = 3) -> d
                     s = signals[r["key"], n]
                     x = features(Evidence(r["query"], evidence_of(r, n), scores, n, tuple(before)), s)[None, :]
                     before.append(s.text)
-                    chosen = (s, float(critic.right.probability(x)[0]))
+                    chosen = (s, float(critic.right.probability(x)[0]), float(critic.holds.probability(x)[0]))
                     if critic.holds.probability(x)[0] >= critic.threshold:
                         break
-                s, p_right = chosen
-                out.append({"code": r["code"], "answer": r["answer"], "text": s.text, "reader_abstained": s.abstained, "p_right": p_right, "confidence": critic.confidence.word(0.0 if s.abstained else p_right)})
+                s, p_right, p_holds = chosen
+                out.append({"code": r["code"], "answer": r["answer"], "text": s.text, "reader_abstained": s.abstained, "p_right": p_right, "p_holds": p_holds,
+                            "topic_else": s.topic_else, "confidence": critic.confidence.word(0.0 if s.abstained else p_right)})
     return out
 
 
@@ -111,9 +112,12 @@ def abstention(rows: list[dict]) -> list[tuple[str, float, float, float]]:
         adv = [locomo_f1(NO_ANSWER if abstain(r) else r["text"], None, 5) for r in rows if r["code"] == 5]
         return float(np.mean(main)), float(np.mean(adv)), float(np.mean([abstain(r) for r in rows]))
 
-    out = [("the reader's own", *score(lambda r: r["reader_abstained"]))]
+    out = [("the reader's own", *score(lambda r: r["reader_abstained"])), ("reader, or another's story", *score(lambda r: r["reader_abstained"] or r["topic_else"]))]
     for t in (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2):
         out.append((f"reader, or P(right) < {t}", *score(lambda r, t=t: r["reader_abstained"] or r["p_right"] < t)))
+    for t in (0.04, 0.06, 0.08, 0.1, 0.15):
+        for h in (0.5, 0.6, 0.7, 0.8):
+            out.append((f"+ another's story, or P(right) < {t} and P(holds) < {h}", *score(lambda r, t=t, h=h: r["reader_abstained"] or r["topic_else"] or r["p_right"] < t and r["p_holds"] < h)))
     return out
 
 
@@ -165,7 +169,7 @@ def main() -> None:
     chosen = decisions(data, critics, args.variant)
     print("\nabstention at the operating point (F1 1-4, adversarial F1, share of questions abstained):")
     for rule, main_f1, adv, share in abstention(chosen):
-        print(f"  {rule:<26} {main_f1:.3f}  {adv:.3f}  {share:.3f}")
+        print(f"  {rule:<56} {main_f1:.4f}  {adv:.3f}  {share:.3f}")
     print("\nconfidence words (answers to categories 1-4: how many, share right):")
     for word, (n, share) in confidence_table(chosen).items():
         print(f"  {word:<7} {n:>4}  {share:.3f}")

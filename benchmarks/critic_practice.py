@@ -32,7 +32,7 @@ from hyperloom.benchmarks.critic_rounds import CACHE, dataset, load_units, poole
 from hyperloom.config import Config
 from hyperloom.evals.report import calibration
 
-VARIANTS = ("practice", "practice, real calibration", "real")
+VARIANTS = ("practice", "practice, real calibration", "real", "practice + real")
 
 
 def loco(data: dict[str, dict]) -> tuple[Rows, dict[str, dict[str, np.ndarray]], dict[str, dict]]:
@@ -48,7 +48,8 @@ def loco(data: dict[str, dict]) -> tuple[Rows, dict[str, dict[str, np.ndarray]],
         for n in others:
             practice = practice + data[n]["practice"]["rows"]
             real_others = real_others + data[n]["real"]["rows"]
-        fold = {"practice": fit(practice, others), "practice, real calibration": fit(practice, others, calibrate=real_others), "real": fit(real_others, others)}
+        fold = {"practice": fit(practice, others), "practice, real calibration": fit(practice, others, calibrate=real_others), "real": fit(real_others, others),
+                "practice + real": fit(practice + real_others, others, calibrate=real_others)}
         X = data[held]["real"]["rows"].array("X")
         for v, critic in fold.items():
             probs[v]["right"][groups == held] = critic.right.probability(X)
@@ -99,6 +100,24 @@ def show(results: dict, shape_of: dict, real: Rows, data: dict) -> None:
     print(f"distance: |Δ mean words| {d['length']:.2f}, |Δ mean overlap| {d['overlap']:.3f}, wh-mix total variation {d['wh']:.3f}")
 
 
+def reliability_table(results: dict, real: Rows, probs: dict, variant: str) -> None:
+    """The reliability diagram as numbers (10 bins of P, what share was right) and what each confidence word meant."""
+    from hyperloom.agent.critic import Confidence
+
+    for label in ("right", "holds"):
+        print(f"\nreliability, P({label}), {variant} (bin: rounds, mean P, observed share)")
+        for b in results[variant][label]["calibration"]["bins"]:
+            if b["n"]:
+                print(f"  {b['lo']:.1f}-{b['hi']:.1f}: {b['n']:>5} {b['p']:.3f} {b['observed']:.3f}")
+    words, p, y = Confidence(), probs[variant]["right"], real.array("right")
+    said = np.array([words.word(v) for v in p])
+    print(f"\nconfidence words at sure >= {words.sure}, likely >= {words.likely} ({variant}): rounds, mean P(right), share right")
+    for w in ("sure", "likely", "unsure"):
+        m = said == w
+        if m.any():
+            print(f"  {w:<7} {int(m.sum()):>5} {p[m].mean():.3f} {y[m].mean():.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file", type=Path)
@@ -110,11 +129,14 @@ def main() -> None:
     parser.add_argument("--plots", type=Path, default=None, help="where to write critic_reliability.png")
     parser.add_argument("--out", type=Path, default=None, help="write the shipped critic (practice, fitted on every conversation) here")
     parser.add_argument("--calibrate", choices=("practice", "real"), default="practice", help="what the shipped critic's Platt scaling is fitted on")
+    parser.add_argument("--fit", choices=("practice", "real", "both"), default="practice", help="what the shipped critic's heads are fitted on: practice rounds, real dev rounds, or both")
     args = parser.parse_args()
     data = dataset(args.file, args.first_k, args.more_k, args.questions, args.seed, args.cache)
     real, probs, critics = loco(data)
     results = table(real, probs)
     show(results, shapes(args.file, data), real, data)
+    for variant in VARIANTS:
+        reliability_table(results, real, probs, variant)
     saved = args.cache / f"loco-k{args.first_k}-m{args.more_k}.pickle"
     saved.write_bytes(pickle.dumps({"rows": real, "probs": probs, "critics": critics}))
     print(f"\nheld-out probabilities -> {saved}")
@@ -126,9 +148,9 @@ def main() -> None:
         print("reliability diagram ->", reliability(curves, args.plots / "critic_reliability.png", "Critic calibration, LoCoMo dev, leave-one-conversation-out"))
     if args.out:
         names = list(data)
-        practice = pooled(data, "practice")
+        practice = {"practice": pooled(data, "practice"), "real": pooled(data, "real"), "both": pooled(data, "practice") + pooled(data, "real")}[args.fit]
         critic = fit(practice, names, calibrate=pooled(data, "real") if args.calibrate == "real" else None)
-        critic.dump(args.out, practice_questions=practice.questions, practice_rounds=len(practice.key), right_share=round(float(np.mean(practice.right)), 3),
+        critic.dump(args.out, fitted_on={"practice": "practice rounds", "real": "LoCoMo dev real rounds", "both": "practice and LoCoMo dev real rounds"}[args.fit], practice_questions=practice.questions, practice_rounds=len(practice.key), right_share=round(float(np.mean(practice.right)), 3),
                     holds_share=round(float(np.mean(practice.holds)), 3), calibrated_on="LoCoMo dev real questions" if args.calibrate == "real" else "practice rounds, leave-one-conversation-out")
         print(f"shipped critic -> {args.out} (threshold {critic.threshold}, trained on {', '.join(names)})")
 

@@ -23,7 +23,7 @@ def assert_verbatim(reading: Reading, hits: list[Hit]) -> None:
     texts = {h.turn_id: h.text for h in hits}
     for span in reading.citations:
         assert texts[span.turn_id][span.start : span.end] == span.text
-    if reading.answer_type != "date" and not reading.abstained:
+    if reading.answer_type != "date" and not reading.abstained and not reading.verdict:
         for part in reading.text.split(", "):
             assert any(part == s.text for s in reading.citations), part
 
@@ -163,3 +163,69 @@ def test_who_is_a_named_pet_is_answered_about_the_pet(demo_agent) -> None:
     answer = demo_agent.ask("Who is Pixel?")
     assert answer.text != NO_ANSWER and ("cat" in answer.text or "rescue" in answer.text)
     assert all("Pixel" in demo_agent.turn(c.turn_id).text for c in answer.citations)
+
+
+# -- yes/no questions: the verdict is the reader's word, the sentence it was judged from is the citation ----------
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("Did Jonas pass his cello exam?", "I passed my grade 1 cello exam last Friday"),
+        ("Did Maya move to Porto?", "I moved to Porto two weeks ago"),
+    ],
+)
+def test_a_yes_no_question_is_answered_yes_citing_the_sentence_that_says_so(demo_agent, question: str, said: str) -> None:
+    answer = demo_agent.ask(question)
+    assert answer.text == "Yes" and answer.verdict  # the word is the reader's verdict; the quote is what it was judged from
+    assert [c.quote for c in answer.citations] and said in answer.citations[0].quote
+    assert all(demo_agent.turn(c.turn_id).text[c.start : c.end] == c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Does Maya have a car?",  # no car anywhere in the conversation
+        "Does Jonas have a cat?",  # Pixel is Maya's cat; Jonas only says "a roboticist's cat"
+        "Has Jonas been to Lisbon?",  # Maya was, and lived there
+        "Is Maya vegetarian?",
+    ],
+)
+def test_a_yes_no_question_nothing_in_memory_supports_gets_no_answer(demo_agent, question: str) -> None:
+    answer = demo_agent.ask(question)
+    assert answer.text == NO_ANSWER and answer.citations == [] and not answer.verdict
+
+
+def test_a_negated_sentence_says_no() -> None:
+    question = "Does Maya have a car?"
+    hits = [hit("I don't have a car anymore, I sold it when I moved.", question, speaker="Maya")]
+    reading = read(question, hits)
+    assert reading.text == "No" and reading.verdict and not reading.abstained
+    assert_verbatim(reading, hits)
+    assert reading.citations[0].text == hits[0].text[: hits[0].text.index(".") + 1]
+
+
+def test_a_would_question_is_answered_likely() -> None:
+    question = "Would Jonas enjoy playing in an orchestra?"
+    hits = [hit("Ines says I can join the community orchestra in the autumn, and I would enjoy playing there.", question)]
+    reading = read(question, hits)
+    assert reading.text == "Likely yes" and reading.verdict
+
+
+def test_a_wordnet_kind_of_the_asked_for_thing_supports_the_question() -> None:
+    question = "Is Jonas learning an instrument?"
+    hits = [hit(CELLO, question)]
+    reading = read(question, hits)
+    assert reading.text == "Yes" and "cello" in reading.citations[0].text
+
+
+def test_another_speaker_s_story_does_not_answer_a_question_about_someone_else() -> None:
+    question = "Did Jonas adopt a cat?"
+    hits = [hit("I'm also adopting a cat next week, a grey rescue called Pixel.", question, speaker="Maya"), hit("Pixel is a perfect name.", question, turn_id="s2:7")]
+    assert read(question, hits).text == NO_ANSWER
+
+
+def test_a_choice_question_is_not_answered_yes_or_no() -> None:
+    question = "Does Jonas live close to a river or the mountains?"
+    hits = [hit("I ran the Spree river run in Berlin, right by my flat.", question)]
+    assert read(question, hits).text not in ("Yes", "No", NO_ANSWER)
