@@ -284,3 +284,12 @@ def test_the_demo_s_unanswerable_questions_get_no_answer_and_no_confidence(tmp_p
         exam = agent.ask("Did Jonas pass his cello exam?")
     assert adopted.text == car.text == "No information available." and adopted.confidence is None and car.confidence is None
     assert exam.text == "Yes" and "passed my grade 1 cello exam" in exam.citations[0].quote
+
+
+def test_a_yes_judged_from_part_of_the_question_is_at_most_likely() -> None:
+    """Her sentence says she bought a cello, not where: a yes from part of the question's words is not "sure"."""
+    critic = replace(LogisticCritic.load(), confidence=Confidence(sure=0.0, likely=0.0))
+    half = judge(critic, Evidence("Did Melanie buy a cello in a shop?", EVIDENCE, [1.9, 1.4, 1.2], 1, last=True))
+    whole = judge(critic, Evidence("Did Melanie buy a cello?", EVIDENCE, [1.9, 1.4, 1.2], 1, last=True))
+    assert half.answer == whole.answer == "Yes"
+    assert half.confidence == "likely" and whole.confidence == "sure"
