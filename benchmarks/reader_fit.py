@@ -233,8 +233,10 @@ def probabilities(model, e: Example, columns=None) -> np.ndarray:
 
 
 def answer(e: Example, scores: np.ndarray, ratio: float) -> str:
-    from hyperloom.agent.reader import NO_ANSWER, pick
+    from hyperloom.agent.reader import NO_ANSWER, is_choice, pick, yes_or_no
 
+    if e.analysis.answer_type == "yesno" and not is_choice(e.analysis):  # as reader.read answers it: a verdict, no ranking
+        return yes_or_no(e.analysis, e.hits).text
     if not len(e.found):
         return NO_ANSWER
     order = np.argsort(-scores, kind="stable")

@@ -229,3 +229,12 @@ def test_a_choice_question_is_not_answered_yes_or_no() -> None:
     question = "Does Jonas live close to a river or the mountains?"
     hits = [hit("I ran the Spree river run in Berlin, right by my flat.", question)]
     assert read(question, hits).text not in ("Yes", "No", NO_ANSWER)
+
+
+def test_a_weekday_is_told_relative_to_the_day_it_was_said() -> None:
+    """"last Friday", said on 20 July 2024: LoCoMo's form, and exactly what was claimed (not a guess at which Friday)."""
+    question = "When did Jonas pass his cello exam?"
+    said = "I passed my grade 1 cello exam last Friday, by the way."
+    hits = [hit(said, question, turn_id="s3:4", time="2024-07-20T10:00:00")]
+    reading = read(question, hits)
+    assert reading.text == "the Friday before 20 July 2024" and reading.citations[0].text == "last Friday"
