@@ -438,6 +438,7 @@ class LogisticCritic:
     stop_on: str = "holds"  # which probability decides stopping: "right", "holds" or "either" (the larger)
     abstain_below: float = ABSTAIN_BELOW  # P(right) under which no answer is better (0: only when the reader abstains) ...
     abstain_holds_below: float = ABSTAIN_HOLDS_BELOW  # ... when P(holds) is under this too (1: whatever P(holds) is)
+    abstain_on_others: bool = True  # abstain when the evidence's account is another speaker's (Signals.topic_else)
     confidence: Confidence = field(default_factory=Confidence)
     trained_on: tuple[str, ...] = ()  # the conversations its practice questions came from
 
@@ -455,7 +456,7 @@ class LogisticCritic:
         x = features(evidence, signals)[None, :]
         right, holds = float(self.right.probability(x)[0]), float(self.holds.probability(x)[0])
         p = {"right": right, "holds": holds, "either": max(right, holds)}[self.stop_on]
-        abstain = signals.abstained or signals.topic_else or (right < self.abstain_below and holds < self.abstain_holds_below)
+        abstain = signals.abstained or (self.abstain_on_others and signals.topic_else) or (right < self.abstain_below and holds < self.abstain_holds_below)
         return Verdict(p, p >= self.threshold, right, holds, signals.text, abstain, self._word(signals, right))
 
     def _word(self, signals: Signals, right: float) -> str:
@@ -481,7 +482,7 @@ class LogisticCritic:
             if stop_on not in ("right", "holds", "either"):
                 raise ValueError(f"stop_on {stop_on!r}")
             conf = Confidence(**data.get("confidence", {}))
-            below = float(data.get("abstain_below", ABSTAIN_BELOW)), float(data.get("abstain_holds_below", ABSTAIN_HOLDS_BELOW))
+            below = float(data.get("abstain_below", ABSTAIN_BELOW)), float(data.get("abstain_holds_below", ABSTAIN_HOLDS_BELOW)), bool(data.get("abstain_on_others", True))
             return cls(heads["right"], heads["holds"], float(data["threshold"]), stop_on, *below, conf, tuple(data.get("trained_on", ())))
         except CriticWeightsError:
             raise
@@ -492,7 +493,7 @@ class LogisticCritic:
         data = {
             "features": list(FEATURES), "heads": {"right": self.right.dump(), "holds": self.holds.dump()},
             "reads": {h: [f for f, w in zip(FEATURES, getattr(self, h).weights) if w != 0.0] for h in HEADS},
-            "threshold": self.threshold, "stop_on": self.stop_on, "abstain_below": self.abstain_below, "abstain_holds_below": self.abstain_holds_below,
+            "threshold": self.threshold, "stop_on": self.stop_on, "abstain_below": self.abstain_below, "abstain_holds_below": self.abstain_holds_below, "abstain_on_others": self.abstain_on_others,
             "confidence": {"sure": self.confidence.sure, "likely": self.confidence.likely}, "trained_on": list(self.trained_on), **extra,
         }
         path.write_text(json.dumps(data, indent=1) + "\n")

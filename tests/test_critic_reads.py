@@ -293,3 +293,13 @@ def test_a_yes_judged_from_part_of_the_question_is_at_most_likely() -> None:
     whole = judge(critic, Evidence("Did Melanie buy a cello?", EVIDENCE, [1.9, 1.4, 1.2], 1, last=True))
     assert half.answer == whole.answer == "Yes"
     assert half.confidence == "likely" and whole.confidence == "sure"
+
+
+def test_abstaining_on_another_speaker_s_account_can_be_switched_off_in_the_weights_file(tmp_path: Path) -> None:
+    """What the README's "critic never abstains" run used: `abstain_on_others` false and `abstain_below` 0 in a critic.json."""
+    path = tmp_path / "critic.json"
+    replace(LogisticCritic.load(), abstain_below=0.0, abstain_on_others=False).dump(path)
+    quiet = LogisticCritic.load(path)
+    assert quiet.abstain_on_others is False and LogisticCritic.load().abstain_on_others is True
+    asked = Evidence("When did Caroline buy a cello?", EVIDENCE, [1.9, 1.4, 1.2], 1, last=True)
+    assert judge(LogisticCritic.load(), asked).abstain and not judge(quiet, asked).abstain
