@@ -7,10 +7,11 @@ import socket
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from fakes import OpenAIHandler, openai_server
 from hyperloom.errors import BackendUnavailable, StorageError
-from hyperloom.retrieval.embed import MODEL_FILE, LiteLLMEmbedder, OnnxMiniLM, packaged_file
+from hyperloom.retrieval.embed import ATTENTION_BUDGET, MODEL_FILE, LiteLLMEmbedder, OnnxMiniLM, _batches, packaged_file
 
 
 def test_minilm_gives_unit_384_vectors_with_sensible_similarity(embedder: OnnxMiniLM) -> None:
@@ -24,6 +25,20 @@ def test_batching_does_not_change_vectors(embedder: OnnxMiniLM) -> None:
     texts = ["short", "a much longer sentence about the cello and the fig tree", "mid length text here"]
     one_by_one = np.vstack([embedder.embed(t) for t in texts])
     assert np.allclose(embedder.embed_many(texts, batch_size=2), one_by_one, atol=1e-4)
+
+
+@given(lengths=st.lists(st.integers(1, 3000), max_size=200), batch_size=st.integers(1, 64))
+def test_batches_cover_every_text_once_within_the_attention_budget(lengths: list[int], batch_size: int) -> None:
+    lengths = sorted(lengths)
+    batches = list(_batches(list(range(len(lengths))), lengths, batch_size))
+    assert [i for b in batches for i in b] == list(range(len(lengths)))
+    for b in batches:  # a text alone is always a batch, however long
+        assert len(b) == 1 or (len(b) <= batch_size and len(b) * lengths[b[-1]] ** 2 <= ATTENTION_BUDGET)
+
+
+def test_long_texts_go_a_few_to_a_batch(embedder: OnnxMiniLM) -> None:
+    texts = ["word " * 250 + str(i) for i in range(12)] + ["short one"]
+    assert np.allclose(embedder.embed_many(texts), np.vstack([embedder.embed(t) for t in texts]), atol=1e-4)
 
 
 def test_model_file_with_wrong_checksum_is_refused() -> None:
