@@ -4,7 +4,8 @@ L1 facts are sentences of turns with the speaker and resolved dates made explici
 each tied to its exact source span. L2 scenes are clusters of facts (label
 propagation over a graph of similar and neighbouring facts) with an extractive
 summary. L3 persona links each speaker's dimensions to the scenes that support
-them; reflection records scenes that fit no dimension of their speakers.
+them, ranked when asked for from each scene's scores; reflection records scenes
+that fit no dimension of their speakers, when the scene is made.
 
 Scenes are clustered per *segment*: the sessions that start within one span of
 SCENE_SEGMENT_TURNS turn positions (a longer session counts as blocks of
@@ -47,13 +48,11 @@ CREATE TABLE IF NOT EXISTS scenes (
     id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, summary TEXT NOT NULL,
     time_first TEXT, time_last TEXT, position INTEGER NOT NULL, segment INTEGER
 );
-CREATE TABLE IF NOT EXISTS persona (
-    namespace TEXT NOT NULL, speaker TEXT NOT NULL, dimension TEXT NOT NULL, scene INTEGER NOT NULL, score REAL NOT NULL,
-    PRIMARY KEY (namespace, speaker, dimension, scene)
-);
+-- persona links are ranked from scene_speakers when asked for (`persona`): kept in a table, every write that
+-- touched a scene re-ranked each speaker's scenes, 0.44 s of a forget at 20k turns and growing with them
+DROP TABLE IF EXISTS persona;
 CREATE TABLE IF NOT EXISTS reflections (namespace TEXT NOT NULL, scene INTEGER NOT NULL, speaker TEXT NOT NULL, note TEXT NOT NULL);
--- each speaker's side of each scene, scored against every persona dimension: persona links are re-ranked from
--- these without re-reading any vector when a write changes some scenes
+-- each speaker's side of each scene, scored against every persona dimension
 CREATE TABLE IF NOT EXISTS scene_speakers (
     namespace TEXT NOT NULL, scene INTEGER NOT NULL, speaker TEXT NOT NULL, scores TEXT NOT NULL,
     PRIMARY KEY (scene, speaker)
@@ -259,31 +258,29 @@ class Hierarchy:
         return ids
 
     def forget_namespace(self, namespace: str) -> None:
-        for table in ("facts", "scenes", "persona", "reflections", "scene_speakers", "stale_scenes"):
+        for table in ("facts", "scenes", "reflections", "scene_speakers", "stale_scenes"):
             self.log.db.execute(f"DELETE FROM {table} WHERE namespace = ?", (namespace,))
 
     # -- L2 and L3: consolidation (inside the caller's transaction) ------------------
 
     def consolidate(self, namespace: str, vectors: Vectors, dimension_vectors: dict[str, np.ndarray], *, sessions: Iterable[str] | None = None) -> Consolidation:
-        """Scenes, persona links and reflections from the facts.
+        """Scenes, their speakers' sides and reflections from the facts.
 
         `vectors` maps fact ids to vectors, or is a function giving that map for a list of ids
         (facts it has no vector for are left out, as they always were). `sessions=None` rebuilds
         every scene of the namespace. Otherwise only the segments holding these sessions, or that
         are known to have changed (facts not yet in a scene, scenes that lost facts to
-        `forget_turns`), are clustered again; every other scene keeps its id, and the persona
-        links of the speakers involved are re-ranked. Both give the scenes a full rebuild gives;
-        a re-clustered scene with exactly the facts it had keeps its id too.
+        `forget_turns`), are clustered again; every other scene keeps its id. Both give the
+        scenes a full rebuild gives; a re-clustered scene with exactly the facts it had keeps its id too.
         """
         fetch = _vector_source(vectors)
         db = self.log.db
         firsts = self._session_starts(namespace)
         legacy = db.execute("SELECT 1 FROM scenes WHERE namespace = ? AND segment IS NULL LIMIT 1", (namespace,)).fetchone()
         result = Consolidation(full=sessions is None or legacy is not None)
-        speakers: set[str] = set()
         if result.full:
             result.removed = [r[0] for r in db.execute("SELECT id FROM scenes WHERE namespace = ?", (namespace,))]
-            for table in ("scenes", "persona", "reflections", "scene_speakers", "stale_scenes"):
+            for table in ("scenes", "reflections", "scene_speakers", "stale_scenes"):
                 db.execute(f"DELETE FROM {table} WHERE namespace = ?", (namespace,))
             db.execute("UPDATE facts SET scene = NULL WHERE namespace = ? AND scene IS NOT NULL", (namespace,))
             bounds = db.execute("SELECT min(position), max(position) FROM facts WHERE namespace = ?", (namespace,)).fetchone()
@@ -294,17 +291,13 @@ class Hierarchy:
         while todo:
             held = {} if result.full else self._held_scenes(namespace, todo, result)
             for segment in sorted(todo):
-                speakers |= self._cluster_segment(namespace, segment, firsts, fetch, dimension_vectors, result, held)
-            speakers |= self._drop_scenes(namespace, list(held.values()), result)  # the old scenes no cluster repeated
+                self._cluster_segment(namespace, segment, firsts, fetch, dimension_vectors, result, held)
+            self._drop_scenes(namespace, list(held.values()), result)  # the old scenes no cluster repeated
             done |= todo
             # Facts whose scene was dropped but that now belong to another segment (their session's first turn went).
             todo = self._segments_of_unplaced(namespace, firsts) - done
         db.execute("DELETE FROM stale_scenes WHERE namespace = ?", (namespace,))
         result.segments = sorted(done)
-        if result.full:
-            speakers = {r[0] for r in db.execute("SELECT DISTINCT speaker FROM scene_speakers WHERE namespace = ?", (namespace,))}
-        for speaker in sorted(speakers):
-            self._link_persona(namespace, speaker, list(dimension_vectors))
         return result
 
     def scene_centroids(self, namespace: str, scenes: Sequence[int], vectors: Vectors) -> dict[int, np.ndarray]:
@@ -357,21 +350,19 @@ class Hierarchy:
         self._drop_scenes(namespace, [i for i in ids if i not in members or i in stale], result)
         return {(ids[i], frozenset(m)): i for i, m in members.items() if i not in stale}
 
-    def _drop_scenes(self, namespace: str, ids: list[int], result: Consolidation) -> set[str]:
-        """Delete these scenes with their persona links; their remaining facts wait for a scene. Returns their speakers."""
-        db, speakers = self.log.db, set()
+    def _drop_scenes(self, namespace: str, ids: list[int], result: Consolidation) -> None:
+        """Delete these scenes with their speakers' sides and reflections; their remaining facts wait for a scene."""
+        db = self.log.db
         for part in _chunks(ids):
             marks = ",".join("?" * len(part))
-            speakers |= {r[0] for r in db.execute(f"SELECT DISTINCT speaker FROM scene_speakers WHERE scene IN ({marks})", part)}
             db.execute(f"UPDATE facts SET scene = NULL WHERE scene IN ({marks})", part)
-            for table, column in (("scene_speakers", "scene"), ("persona", "scene"), ("reflections", "scene"), ("scenes", "id")):
+            for table, column in (("scene_speakers", "scene"), ("reflections", "scene"), ("scenes", "id")):
                 db.execute(f"DELETE FROM {table} WHERE namespace = ? AND {column} IN ({marks})", (namespace, *part))
         result.removed += ids
-        return speakers
 
-    def _cluster_segment(self, namespace: str, segment: int, firsts: dict[str, int], fetch, dimensions: dict[str, np.ndarray], result: Consolidation, held: dict) -> set[str]:
+    def _cluster_segment(self, namespace: str, segment: int, firsts: dict[str, int], fetch, dimensions: dict[str, np.ndarray], result: Consolidation, held: dict) -> None:
         """Cluster one segment's facts into scenes and write the new ones (`held`: scenes kept if repeated,
-        taken out of it when they are); returns the speakers of the new scenes."""
+        taken out of it when they are)."""
         with self.log.lock:
             rows = self.log.db.execute(
                 f"SELECT {_FACT_COLUMNS} FROM facts WHERE namespace = ? AND position >= ? AND position < ? ORDER BY position",
@@ -380,7 +371,6 @@ class Hierarchy:
         facts = [f for f in map(_fact, rows) if segment_of(firsts[f.session], f.position) == segment]
         vectors = fetch([f.id for f in facts]) if facts else {}
         facts = [f for f in facts if f.id in vectors]
-        speakers: set[str] = set()
         for members in _segment_clusters(facts, vectors, firsts):
             if held.pop((segment, frozenset(f.id for f in members)), None) is not None:
                 result.kept += 1  # the same facts as before: the same scene, summary and scores
@@ -388,8 +378,6 @@ class Hierarchy:
             scene, centroid = self._write_scene(namespace, members, vectors, segment, dimensions)
             result.centroids[scene] = centroid
             result.scene_of.update((f.id, scene) for f in members)
-            speakers |= {f.speaker for f in members}
-        return speakers
 
     def _write_scene(self, namespace: str, members: list[Fact], vectors: Mapping[int, np.ndarray], segment: int, dimensions: dict[str, np.ndarray]) -> tuple[int, np.ndarray]:
         matrix = np.stack([vectors[f.id] for f in members])
@@ -410,42 +398,17 @@ class Hierarchy:
         sides: dict[str, list[np.ndarray]] = defaultdict(list)
         for f in members:
             sides[f.speaker].append(vectors[f.id])
-        rows = []
+        rows, notes = [], []
         for speaker, own in sides.items():
             side = _unit(np.mean(own, axis=0))
-            rows.append((namespace, scene, speaker, json.dumps({name: float(side @ vector) for name, vector in dimensions.items()})))
+            scores = {name: float(side @ vector) for name, vector in dimensions.items()}
+            rows.append((namespace, scene, speaker, json.dumps(scores)))
+            best = max(scores.values(), default=-1.0)
+            if best < REFLECTION_MIN_COSINE:  # Bi-Mem: a scene that fits none of the speaker's dimensions is a reflection
+                notes.append((namespace, scene, speaker, f"fits no persona dimension of {speaker} (best cosine {best:.2f})"))
         db.executemany("INSERT INTO scene_speakers(namespace, scene, speaker, scores) VALUES (?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO reflections VALUES (?, ?, ?, ?)", notes)
         return scene, centroid
-
-    def _link_persona(self, namespace: str, speaker: str, dimensions: list[str]) -> None:
-        """Re-rank one speaker's persona links and reflections from their scene scores, writing only what changed.
-
-        Bi-Mem's rule: per dimension, the speaker's best max(5, 20%) scenes above PERSONA_MIN_COSINE;
-        a scene that fits no dimension above REFLECTION_MIN_COSINE is a reflection.
-        """
-        db = self.log.db
-        rows = db.execute(
-            "SELECT p.scene, p.scores FROM scene_speakers p JOIN scenes s ON s.id = p.scene WHERE p.namespace = ? AND p.speaker = ? ORDER BY s.position, s.id",
-            (namespace, speaker),
-        ).fetchall()
-        links: dict[tuple[str, int], float] = {}
-        notes: dict[int, str] = {}
-        if rows:
-            ids = [r[0] for r in rows]
-            parsed = json.loads("[" + ",".join(r[1] for r in rows) + "]")  # one parse for all of the speaker's scenes
-            scores = np.array([[p.get(name, -1.0) for name in dimensions] for p in parsed], dtype=np.float64).reshape(len(ids), len(dimensions))
-            keep = max(5, round(0.2 * len(ids)))
-            for d, name in enumerate(dimensions):
-                cosines = scores[:, d]
-                links.update(((name, ids[j]), float(cosines[j])) for j in np.argsort(-cosines, kind="stable")[:keep] if cosines[j] > PERSONA_MIN_COSINE)
-            best_fit = scores.max(axis=1, initial=-1.0)
-            notes = {ids[j]: f"fits no persona dimension of {speaker} (best cosine {best_fit[j]:.2f})" for j in range(len(ids)) if best_fit[j] < REFLECTION_MIN_COSINE}
-        held = {(d, s): score for d, s, score in db.execute("SELECT dimension, scene, score FROM persona WHERE namespace = ? AND speaker = ?", (namespace, speaker))}
-        db.executemany("DELETE FROM persona WHERE namespace = ? AND speaker = ? AND dimension = ? AND scene = ?", [(namespace, speaker, d, s) for (d, s), v in held.items() if links.get((d, s)) != v])
-        db.executemany("INSERT INTO persona VALUES (?, ?, ?, ?, ?)", [(namespace, speaker, d, s, v) for (d, s), v in links.items() if held.get((d, s)) != v])
-        noted = dict(db.execute("SELECT scene, note FROM reflections WHERE namespace = ? AND speaker = ?", (namespace, speaker)).fetchall())
-        db.executemany("DELETE FROM reflections WHERE namespace = ? AND speaker = ? AND scene = ?", [(namespace, speaker, s) for s, note in noted.items() if notes.get(s) != note])
-        db.executemany("INSERT INTO reflections VALUES (?, ?, ?, ?)", [(namespace, s, speaker, note) for s, note in notes.items() if noted.get(s) != note])
 
     def sizes(self, namespace: str) -> dict[str, int]:
         """How many facts and scenes the namespace holds (what its indexes of those levels should hold)."""
@@ -461,12 +424,25 @@ class Hierarchy:
             return [r[0] for r in self.log.db.execute("SELECT id FROM facts WHERE scene = ? ORDER BY position", (scene,))]
 
     def persona(self, namespace: str, speaker: str) -> dict[str, list[tuple[int, float]]]:
+        """dimension -> (scene, cosine) links of one speaker, best first: Bi-Mem's rule, per dimension the
+        speaker's best max(5, 20%) scenes above PERSONA_MIN_COSINE, ranked from their sides' scores."""
         with self.log.lock:
-            rows = self.log.db.execute("SELECT dimension, scene, score FROM persona WHERE namespace = ? AND speaker = ? ORDER BY score DESC", (namespace, speaker)).fetchall()
-        out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for dimension, scene, score in rows:
-            out[dimension].append((scene, score))
-        return dict(out)
+            rows = self.log.db.execute(
+                "SELECT p.scene, p.scores FROM scene_speakers p JOIN scenes s ON s.id = p.scene WHERE p.namespace = ? AND p.speaker = ? ORDER BY s.position, s.id",
+                (namespace, speaker),
+            ).fetchall()
+        if not rows:
+            return {}
+        ids = [r[0] for r in rows]
+        parsed = json.loads("[" + ",".join(r[1] for r in rows) + "]")  # one parse for all of the speaker's scenes
+        keep = max(5, round(0.2 * len(ids)))
+        out: dict[str, list[tuple[int, float]]] = {}
+        for name in DIMENSIONS:
+            cosines = np.array([p.get(name, -1.0) for p in parsed], dtype=np.float64)
+            links = [(ids[j], float(cosines[j])) for j in np.argsort(-cosines, kind="stable")[:keep] if cosines[j] > PERSONA_MIN_COSINE]
+            if links:
+                out[name] = links
+        return out
 
     def reflections(self, namespace: str) -> list[tuple[int, str, str]]:
         with self.log.lock:

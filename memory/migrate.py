@@ -14,7 +14,7 @@ from hyperloom.errors import InputError, StorageError
 from hyperloom.memory.store import LEVELS, MemoryStore
 
 # Parents before children (foreign keys); tables the code adds later are copied after these.
-ORDER = ("namespaces", "sessions", "turns", "quotes", "changes", "facts", "scenes", "persona", "reflections", "scene_speakers",
+ORDER = ("namespaces", "sessions", "turns", "quotes", "changes", "facts", "scenes", "reflections", "scene_speakers",
          "stale_scenes", "entities", "aliases", "points", "point_entities", "point_facts")
 SKIP = {"schema_version", "memory_id", "sqlite_sequence"}  # each database keeps its own
 

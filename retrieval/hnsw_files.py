@@ -46,17 +46,18 @@ def rehash(path: Path, digest: dict, chunks: Iterable[int]) -> dict:
     return {**digest, "sha256": hashes}
 
 
-def scrub(path: Path, labels: set[int], vectors: Sequence[np.ndarray]) -> set[int]:
+def scrub(path: Path, labels: set[int], vectors: Sequence[np.ndarray], stored: np.ndarray | None = None) -> set[int]:
     """Overwrite the vectors of `labels` in an hnswlib index file and mark them deleted; the chunks touched.
 
     `vectors[j]` replaces the j-th label in sorted order. Labels the file does not hold are skipped
-    (added after its snapshot: their vectors are in the journal).
+    (added after its snapshot: their vectors are in the journal). `stored`: the file's labels in record
+    order, if the caller kept them (`labels_and_marks`), so a forget does not read the whole file.
     """
     fd = os.open(path, os.O_RDWR)
     try:
         head = HEADER.unpack(os.pread(fd, HEADER.size, 0))
         level0, size, data_at = head[0], head[3], head[5]
-        stored, _ = labels_and_marks(path)
+        stored = labels_and_marks(path)[0] if stored is None else stored
         replacement = dict(zip(sorted(labels), vectors))
         touched: set[int] = set()
         for row in np.nonzero(np.isin(stored, np.fromiter(labels, dtype=np.uint64, count=len(labels))))[0]:
@@ -70,12 +71,6 @@ def scrub(path: Path, labels: set[int], vectors: Sequence[np.ndarray]) -> set[in
         return touched
     finally:
         os.close(fd)
-
-
-def marked_deleted(path: Path) -> set[int]:
-    """Labels the file holds with the delete mark set (scrubbed in place since its snapshot)."""
-    labels, marked = labels_and_marks(path)
-    return set(labels[marked].tolist())
 
 
 def labels_and_marks(path: Path, block: int = 4 << 20) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hyperloom.errors import IndexDamaged, StorageError
-from hyperloom.retrieval.hnsw_files import chunk_digests, marked_deleted, rehash, scrub
+from hyperloom.retrieval.hnsw_files import chunk_digests, labels_and_marks, rehash, scrub
 
 
 class VectorIndex(ABC):
@@ -127,6 +127,7 @@ class HnswIndex(VectorIndex):
         self._snapshot_due = True  # nothing on disk yet (or dropped): the next save rewrites every file
         self._journaled = 0  # records in the journal file that belong to the snapshot on disk
         self._snapshot = ""  # the id of the snapshot this index holds (read or written)
+        self._rows: np.ndarray | None = None  # the snapshot file's labels in record order (where a forget scrubs)
         if load and self.path and any(p.exists() for p in self._files):
             self.load()
 
@@ -215,6 +216,7 @@ class HnswIndex(VectorIndex):
                         self._journal_path.unlink(missing_ok=True)  # first: a crash mid-snapshot must not leave it behind
                         self._write_files()
                         self._journaled, self._snapshot = 0, _summary(self._sum_path)["snapshot"]
+                        self._rows = labels_and_marks(self.path)[0]
                     elif changes:
                         self._append_journal()
                         if self._scrub:
@@ -299,7 +301,7 @@ class HnswIndex(VectorIndex):
             finally:
                 os.close(fd)
         labels = sorted(gone)
-        touched = scrub(self.path, set(labels), _blank(labels, self.dim))
+        touched = scrub(self.path, set(labels), _blank(labels, self.dim), self._rows)
         if touched:
             summary = _summary(self._sum_path)
             summary["hnsw"] = rehash(self.path, summary["hnsw"], touched)
@@ -388,7 +390,8 @@ class HnswIndex(VectorIndex):
             except (RuntimeError, ValueError, OSError, MemoryError) as exc:
                 raise self._damaged(self.path, f"hnswlib cannot read it: {exc}") from None
             index.set_ef(self.ef_search)
-            self._index, self._live = index, (live & set(index.get_ids_list())) - marked_deleted(self.path)
+            self._rows, marked = labels_and_marks(self.path)
+            self._index, self._live = index, (live & set(index.get_ids_list())) - set(self._rows[marked].tolist())
             self._snapshot = _summary(self._sum_path)["snapshot"]
             self._replay_journal()
             self._pending, self._scrub, self._snapshot_due = [], set(), False

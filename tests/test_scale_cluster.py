@@ -135,7 +135,8 @@ class Facts:
         """Persona links and reflections, with scenes named by their facts (ids differ between runs)."""
         members = {s: m for m, s in self.scenes().items()}
         db = self.hierarchy.log.db
-        persona = {(sp, d, members[s], round(v, 6)) for sp, d, s, v in db.execute("SELECT speaker, dimension, scene, score FROM persona")}
+        speakers = [r[0] for r in db.execute("SELECT DISTINCT speaker FROM scene_speakers")]
+        persona = {(sp, d, members[s], round(v, 6)) for sp in speakers for d, links in self.hierarchy.persona("ns", sp).items() for s, v in links}
         notes = {(sp, members[s], note) for s, sp, note in db.execute("SELECT scene, speaker, note FROM reflections")}
         return persona | notes
 
