@@ -24,6 +24,7 @@ import functools
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +37,7 @@ _NOW_SQLITE = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 _NOW_POSTGRES = """(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))"""
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 _SCHEMA_LOCK = 0x68796C6F6F6D  # PostgreSQL advisory lock held while creating or migrating tables ("hyloom")
+LOCK_WAIT = "2s"  # how long a purge's rewrite waits for a table another session holds, before it says so
 _OLD_ROWS = re.compile(r"^\s*(?:DELETE\s+FROM|UPDATE|INSERT\s+INTO)\s+(\w+)", re.IGNORECASE)
 # Text columns that hold what people said: PostgreSQL's statistics never sample them (ANALYZE would copy some
 # values into pg_statistic, where no forget reaches). The rest (namespace, ids, kinds, times) keep theirs.
@@ -145,22 +147,49 @@ class PgDb:
         for table, column in rows:  # TYPE text again drops the column's sampled values from pg_statistic
             self._conn.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET STATISTICS 0, ALTER COLUMN "{column}" TYPE text')
 
-    def purge(self) -> list[str]:
+    def purge(self, wait: float = 10.0) -> list[str]:
         """After a forget or a correction: leave no byte of the old rows on the server. Rewrites every table that
         holds old row versions since the last purge (and those its foreign keys cascaded into), ends the WAL
         segment and checkpoints, so the server removes the segments that recorded them. Returns notices (what
-        could not be done, and why); the forget itself has already committed."""
+        could not be done, and why); the forget itself has already committed.
+
+        A rewrite keeps the rows a transaction older than the forget may still see, so it first waits (up to
+        `wait` seconds) for those to end; tables it had to leave so are rewritten again at the next purge."""
         if not self._touched or self._conn.info.transaction_status != _IDLE:
             return []  # inside a transaction VACUUM cannot run: the outermost write purges
         try:
+            older = self._wait_for_older_snapshots(wait)
             tables = self._cascaded(self._touched)
-            self._conn.execute("VACUUM (FULL) " + ", ".join(f'"{t}"' for t in sorted(tables)))
-            self._touched.clear()
+            # A session holding one of the tables would block the rewrite, and every reader queued behind it: bounded.
+            self._conn.execute(f"SET lock_timeout = '{LOCK_WAIT}'")
+            try:
+                self._conn.execute("VACUUM (FULL) " + ", ".join(f'"{t}"' for t in sorted(tables)))
+            finally:
+                self._conn.execute("RESET lock_timeout")
+            if not older:
+                self._touched.clear()
             self._conn.execute("SELECT pg_switch_wal()")
             self._conn.execute("CHECKPOINT")
         except self.Error as exc:
-            return [f"Forgotten, but PostgreSQL at {describe(self.url)} may keep the old rows' bytes until it vacuums and checkpoints ({_first_line(exc)}); see the README's PostgreSQL section."]
+            return [f"Forgotten, but PostgreSQL at {describe(self.url)} keeps the old rows' bytes until a purge succeeds ({_first_line(exc)}); the next forget or correction tries again (README, PostgreSQL)."]
+        if older:
+            return [f"Forgotten, but {older} transaction(s) older than the forget were still open on PostgreSQL at {describe(self.url)}, which keeps the rows they may see; the next forget or correction rewrites those tables again."]
         return []
+
+    def _wait_for_older_snapshots(self, wait: float) -> int:
+        """How many sessions of this database still hold a snapshot taken before now, after waiting up to `wait` s."""
+        started = self._conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        deadline = time.monotonic() + wait
+        while True:
+            older = self._conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend'"  # a (auto)vacuum's own snapshot does not hold rows back
+                " AND backend_xmin IS NOT NULL AND coalesce(xact_start, query_start) < %s",
+                (started,),
+            ).fetchone()[0]
+            if not older or time.monotonic() > deadline:
+                return older
+            time.sleep(0.02)
 
     def _cascaded(self, tables: set[str]) -> set[str]:
         """`tables` and every table an ON DELETE CASCADE reaches from them."""
@@ -387,11 +416,20 @@ class _AdvisoryLock:
         self._thread.acquire()
         if self._depth == 0:
             try:
-                self._call("SELECT pg_advisory_lock(hashtextextended(%s, 0))")
+                self._acquire()
             except BaseException:
                 self._thread.release()
                 raise
         self._depth += 1
+
+    def _acquire(self) -> None:
+        """Try, and between tries run no statement: a backend blocked in pg_advisory_lock() holds a snapshot, and
+        VACUUM FULL keeps every row that snapshot might see (measured: the forgetter holding this lock while it
+        purged left the forgotten row in the table file)."""
+        pause = 0.001
+        while not self._call("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"):
+            time.sleep(pause)
+            pause = min(2 * pause, 0.02)
 
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
@@ -401,12 +439,12 @@ class _AdvisoryLock:
         finally:
             self._thread.release()
 
-    def _call(self, sql: str) -> None:
+    def _call(self, sql: str) -> Any:
         import psycopg
 
         if self._conn is None or self._conn.broken or self._conn.closed:
             self._conn = pg_connect(self.url)  # a lost connection took its locks with it
         try:
-            self._conn.execute(sql, (self.namespace,))
+            return self._conn.execute(sql, (self.namespace,)).fetchone()[0]
         except psycopg.Error as exc:
             raise lost(self.url, exc) from None

@@ -43,6 +43,9 @@ class ChromaIndex(VectorIndex):
     def _open(self) -> None:
         metadata = {"hnsw:space": "cosine", "hnsw:sync_threshold": SAVE_EVERY, "hnsw:batch_size": SAVE_EVERY}
         self._collection = self._call(self._client.get_or_create_collection, self._name, metadata=metadata)
+        if (self._collection.configuration_json or {}).get("hnsw", {}).get("sync_threshold") != SAVE_EVERY:
+            # A collection an older hyperloom created saves every 1,000 records: from now on, after every write.
+            self._call(self._collection.modify, configuration={"hnsw": {"sync_threshold": SAVE_EVERY, "batch_size": SAVE_EVERY}})
 
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         if len(ids) == 0:

@@ -4,16 +4,20 @@ Chroma server's files, nor in an embedded Chroma's. Each test has servers of its
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 from test_cli import run
 from test_promises import SECRET, open_agent, remember_secret
 
 from chroma_server import ChromaServer
 from hyperloom.config import Config
-from hyperloom.memory.log import Turn
+from hyperloom.memory import db as storage
+from hyperloom.memory.log import Turn, TurnLog
 from hyperloom.memory.store import MemoryStore
 from pg import PostgresServer
 
@@ -140,3 +144,89 @@ def test_a_server_that_would_keep_forgotten_rows_is_one_notice_on_open(tmp_path:
         assert SECRET.encode() not in b"".join(p.read_bytes() for p in postgres.data.rglob("*") if p.is_file())
     finally:
         postgres.stop()
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL server of this test's own: every hit in its files is this test's."""
+    postgres = PostgresServer()
+    yield postgres
+    postgres.stop()
+
+
+def on_disk(postgres: PostgresServer) -> bool:
+    postgres.sql("CHECKPOINT")
+    return SECRET.encode() in b"".join(p.read_bytes() for p in postgres.data.rglob("*") if p.is_file())
+
+
+def test_a_process_waiting_for_the_namespace_keeps_no_forgotten_row_alive(own_postgres: PostgresServer) -> None:
+    """The forgetter purges under the namespace's lock; a process queued for that lock must hold no snapshot
+    (one blocked in pg_advisory_lock() did, and VACUUM FULL kept the row for it)."""
+    url = own_postgres.new_database()
+    log = TurnLog(url)
+    log.append(Turn("t1", f"My locker code is {SECRET}.", "dana"), "vault")
+    holder, waiter, acquired = storage.PgNamespaceLocks(url), storage.PgNamespaceLocks(url), threading.Event()
+
+    def queue_for_the_namespace() -> None:
+        with waiter.hold("vault"):
+            acquired.set()
+
+    with holder.hold("vault"):
+        queued = threading.Thread(target=queue_for_the_namespace)
+        queued.start()
+        time.sleep(0.3)
+        log.forget("vault", turn="t1")
+        assert log.db.purge() == [] and not acquired.is_set()
+    queued.join(timeout=10)
+    assert acquired.is_set() and not on_disk(own_postgres)
+
+
+def test_a_transaction_older_than_the_forget_delays_the_purge_and_is_said(own_postgres: PostgresServer) -> None:
+    url = own_postgres.new_database()
+    log = TurnLog(url)
+    log.append(Turn("t1", f"My locker code is {SECRET}.", "dana"), "vault")
+    reader = psycopg.connect(url)
+    reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    reader.execute("SELECT 1").fetchone()  # a snapshot in which the turn is alive (and no lock on its table)
+    log.forget("vault", turn="t1")
+    [notice] = log.db.purge(wait=0.5)
+    assert "older than the forget" in notice and "\n" not in notice and notice.endswith(".")
+    assert on_disk(own_postgres)  # that transaction may still read it, so PostgreSQL keeps it
+    reader.rollback()
+    assert log.db.purge() == [] and not on_disk(own_postgres)  # the next purge rewrites the tables again
+    reader.close()
+
+
+def test_a_session_holding_a_table_makes_the_purge_say_so_not_hang(own_postgres: PostgresServer) -> None:
+    url = own_postgres.new_database()
+    log = TurnLog(url)
+    log.append(Turn("t1", f"My locker code is {SECRET}.", "dana"), "vault")
+    log.forget("vault", turn="t1")
+    holder = psycopg.connect(url)
+    holder.execute("LOCK TABLE turns IN ACCESS SHARE MODE")  # what any open transaction that read the table holds
+    started = time.monotonic()
+    [notice] = log.db.purge(wait=0)
+    assert time.monotonic() - started < 10 and "lock timeout" in notice and "tries again" in notice
+    holder.rollback()
+    holder.close()
+    assert log.db.purge() == [] and not on_disk(own_postgres)
+
+
+def test_a_correction_leaves_no_trace_of_the_words_it_replaced(tmp_path: Path, embedder, own_postgres: PostgresServer, chroma_url: str) -> None:
+    config = Config(home=tmp_path / "home", store="postgres", postgres_url=own_postgres.new_database(), chroma_url=chroma_url)
+    with MemoryStore(config, embedder=embedder) as store:
+        [turn] = store.remember([Turn("t1", f"My locker code is {SECRET}.", "dana")], "vault")
+        start = turn.text.index(SECRET)
+        store.correct("vault", "t1", start, start + len(SECRET), "1234")
+        assert store.notices == [] and store.log.text("t1", "vault") == "My locker code is 1234."
+    assert not on_disk(own_postgres)
+
+
+def test_a_collection_an_older_hyperloom_made_saves_after_every_write_once_opened(chroma_url: str) -> None:
+    from hyperloom.retrieval.chroma import SAVE_EVERY, ChromaIndex, chroma_client
+    from hyperloom.retrieval.index import safe_name
+
+    client, name = chroma_client(path=None, url=chroma_url), "hl-" + safe_name("old-vault")
+    client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})  # Chroma's default: a save every 1,000 records
+    ChromaIndex("old-vault", url=chroma_url)
+    assert client.get_collection(name).configuration_json["hnsw"]["sync_threshold"] == SAVE_EVERY
