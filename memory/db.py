@@ -31,7 +31,7 @@ from typing import Any
 
 from hyperloom.errors import BackendUnavailable, StorageError
 
-SCHEMA_VERSION = 1  # what this code reads and writes; a database with a higher one is refused
+SCHEMA_VERSION = 2  # what this code reads and writes; a database with a higher one is refused
 POSTGRES_URL = re.compile(r"postgres(?:ql)?://", re.IGNORECASE)
 _NOW_SQLITE = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 _NOW_POSTGRES = """(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))"""
@@ -341,7 +341,12 @@ def _to_1(db) -> None:
         db.execute("ALTER TABLE scenes ADD COLUMN segment INTEGER")
 
 
-MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1}
+def _to_2(db) -> None:
+    """Version 2: persona links are ranked from scene_speakers when read (memory/hierarchy.py), not kept."""
+    db.execute("DROP TABLE IF EXISTS persona")
+
+
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2}
 
 
 def stored_version(db) -> int:
