@@ -20,6 +20,9 @@ from hyperloom.retrieval.lexical import BM25
 from hyperloom.retrieval.search import document_text
 
 LEVELS = ("turns", "facts", "scenes")
+# A BM25 is built from the tables a page at a time: all 233k facts of a 100k-turn namespace read at once
+# were ~100 MB of rows held only to be counted.
+PAGE = 2000
 WINDOWS = {"turns": (3, 2, 1), "facts": (1,), "scenes": (1,)}  # BM25 neighbour weights (retrieval/lexical.py): only turns read their neighbours
 
 
@@ -36,10 +39,11 @@ def documents(level: str, items: Sequence) -> tuple[list[int], list[str], list[s
 class Collection:
     """The vectors and BM25 of one (namespace, level), changed only together."""
 
-    def __init__(self, level: str, vectors: VectorIndex, read: Callable[[list[int] | None], list]):
+    def __init__(self, level: str, vectors: VectorIndex, read: Callable[[list[int]], list], every: Callable[[], list[int]]):
         self.level = level
         self.vectors = vectors
-        self._read = read  # the level's items from the tables: all of them (None), or those with these ids
+        self._read = read  # the level's items with these ids, from the tables
+        self._every = every  # the ids of all of the level's items, in conversation order
         self._bm25: BM25 | None = None
 
     def __len__(self) -> int:
@@ -51,8 +55,9 @@ class Collection:
     @property
     def bm25(self) -> BM25:
         if self._bm25 is None:
-            lexical = BM25(WINDOWS[self.level])
-            lexical.add(*documents(self.level, self._read(None)))
+            lexical, ids = BM25(WINDOWS[self.level]), self._every()
+            for k in range(0, len(ids), PAGE):
+                lexical.add(*documents(self.level, self._read(ids[k : k + PAGE])))
             self._bm25 = lexical
         return self._bm25
 

@@ -48,9 +48,9 @@ CREATE TABLE IF NOT EXISTS scenes (
     id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, summary TEXT NOT NULL,
     time_first TEXT, time_last TEXT, position INTEGER NOT NULL, segment INTEGER
 );
--- persona links are ranked from scene_speakers when asked for (`persona`): kept in a table, every write that
--- touched a scene re-ranked each speaker's scenes, 0.44 s of a forget at 20k turns and growing with them
-DROP TABLE IF EXISTS persona;
+-- persona links are ranked from scene_speakers when asked for (`persona`; the table they were kept in goes in
+-- schema version 2): kept, every write that touched a scene re-ranked each speaker's scenes, 0.44 s of a forget
+-- at 20k turns and growing with them
 CREATE TABLE IF NOT EXISTS reflections (namespace TEXT NOT NULL, scene INTEGER NOT NULL, speaker TEXT NOT NULL, note TEXT NOT NULL);
 -- each speaker's side of each scene, scored against every persona dimension
 CREATE TABLE IF NOT EXISTS scene_speakers (
@@ -238,6 +238,10 @@ class Hierarchy:
                 )
                 out.update(rows.fetchall())
         return out
+
+    def fact_ids(self, namespace: str) -> list[int]:
+        with self.log.lock:
+            return [r[0] for r in self.log.db.execute("SELECT id FROM facts WHERE namespace = ? ORDER BY position", (namespace,))]
 
     def facts(self, namespace: str) -> list[Fact]:
         with self.log.lock:

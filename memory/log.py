@@ -167,12 +167,23 @@ class TurnLog:
             try:
                 yield self._db
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:  # a read-only file or a full disk, found at the first write
-                self._db.execute("ROLLBACK")
-                raise StorageError(f"Cannot write the turn log at {self.path} ({exc}); nothing was changed; check permissions and free space.") from None
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                if getattr(exc, "sqlite_errorname", "").startswith(_CANNOT_WRITE):  # found at the first write, not at open
+                    raise StorageError(f"Cannot write the turn log at {self.path} ({exc}); nothing was changed; check permissions and free space.") from None
                 raise
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        if self._db.dialect != "sqlite" or self._db.in_transaction:  # SQLite ends a transaction itself on a full disk
+            self._db.execute("ROLLBACK")
+
+    def bump(self, namespace: str) -> None:
+        """Count a change of the namespace's derived stores alone (a reindex): other processes read them again."""
+        with self.transaction() as db:
+            self._bump(db, namespace)
 
     # -- writing ---------------------------------------------------------------
 
@@ -343,6 +354,12 @@ class TurnLog:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT name FROM namespaces ORDER BY name")]
 
+    def seqs(self, namespace: str, *, evidence: bool = False) -> list[int]:
+        """Every turn's seq, in conversation order (what reading a whole namespace a page at a time needs)."""
+        sql = "SELECT seq FROM turns WHERE namespace = ?" + (f" AND {_EVIDENCE}" if evidence else "") + " ORDER BY position"
+        with self._lock:
+            return [r[0] for r in self._db.execute(sql, (namespace,))]
+
     def count(self, namespace: str | None = None, *, evidence: bool = False) -> int:
         sql, args = ("SELECT count(*) FROM turns", ()) if namespace is None else ("SELECT count(*) FROM turns WHERE namespace = ?", (namespace,))
         if evidence:
@@ -367,6 +384,7 @@ class TurnLog:
         return self._memory_id
 
 
+_CANNOT_WRITE = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN")  # the file, not the statement
 _EVIDENCE = f"role NOT IN ({', '.join(repr(r) for r in NOT_EVIDENCE)})"
 _COLUMNS = "id, text, speaker, session, role, created_at, caption, namespace, position, seq"
 

@@ -245,6 +245,7 @@ class MemoryStore:
             turns = self.log.turns(namespace, evidence=True)
             self._index_in_batches(namespace, turns)
             self.mode.consolidate(self, namespace)
+            self.log.bump(namespace)  # every other process's view of the indexes is now out of date
             self._written(namespace)
             return len(turns)
 
@@ -378,17 +379,25 @@ class MemoryStore:
     def bm25(self, namespace: str, level: str = "turns") -> BM25:
         return self.collection(namespace, level).bm25
 
-    def _items(self, namespace: str, level: str, ids: list[int] | None = None) -> list:
-        """What a level indexes, in conversation order: all of the namespace's, or those with these ids."""
+    def _items(self, namespace: str, level: str, ids: list[int]) -> list:
+        """What a level indexes with these ids, in conversation order."""
         if level == "turns":
             return self.log.turns(namespace, ids, evidence=True)
         if level == "facts":
-            return self.hierarchy.facts(namespace) if ids is None else [f for _, f in sorted(self.hierarchy.facts_by_id(ids).items())]
-        wanted = None if ids is None else set(ids)
-        return [s for s in self.hierarchy.scenes(namespace) if wanted is None or s[0] in wanted]
+            return [f for _, f in sorted(self.hierarchy.facts_by_id(ids, namespace).items())]
+        wanted = set(ids)
+        return [s for s in self.hierarchy.scenes(namespace) if s[0] in wanted]
+
+    def _ids(self, namespace: str, level: str) -> list[int]:
+        """The ids of every item a level indexes, in conversation order."""
+        if level == "turns":
+            return self.log.seqs(namespace, evidence=True)
+        if level == "facts":
+            return self.hierarchy.fact_ids(namespace)
+        return [s[0] for s in self.hierarchy.scenes(namespace)]
 
     def _open(self, namespace: str, level: str, *, load: bool = True) -> Collection:
-        return Collection(level, self._open_vectors(namespace, level, load=load), lambda ids: self._items(namespace, level, ids))
+        return Collection(level, self._open_vectors(namespace, level, load=load), lambda ids: self._items(namespace, level, ids), lambda: self._ids(namespace, level))
 
     def _open_vectors(self, namespace: str, level: str, *, load: bool = True) -> VectorIndex:
         c = self.config

@@ -27,6 +27,7 @@ class Embedder(ABC):
 
     dim: int
     name: str
+    attention_budget: int | None = None  # a local model's batches keep to it (below); a remote API's need not
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -41,7 +42,7 @@ class Embedder(ABC):
         # Batch texts of similar length together: padding is most of the cost otherwise.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for chunk in _batches(order, [len(texts[i]) for i in order], batch_size):
+        for chunk in _batches(order, [len(texts[i]) for i in order], batch_size, self.attention_budget):
             out[chunk] = self.embed_batch([texts[i] for i in chunk])
         return out
 
@@ -54,13 +55,13 @@ class Embedder(ABC):
 ATTENTION_BUDGET = 32 * (128 * 4) ** 2
 
 
-def _batches(order: list[int], lengths: list[int], batch_size: int) -> Iterator[list[int]]:
+def _batches(order: list[int], lengths: list[int], batch_size: int, budget: int | None = ATTENTION_BUDGET) -> Iterator[list[int]]:
     """Runs of `order` (sorted by length, `lengths` in that order) of at most `batch_size` texts and
-    `ATTENTION_BUDGET` (count x longest^2, in characters)."""
+    `budget` (count x longest^2, in characters)."""
     start = 0
     while start < len(order):
         end = start + 1
-        while end < len(order) and end - start < batch_size and (end - start + 1) * lengths[end] ** 2 <= ATTENTION_BUDGET:
+        while end < len(order) and end - start < batch_size and (budget is None or (end - start + 1) * lengths[end] ** 2 <= budget):
             end += 1
         yield order[start:end]
         start = end
@@ -85,6 +86,7 @@ class OnnxMiniLM(Embedder):
 
     dim = 384
     name = "local/minilm"
+    attention_budget = ATTENTION_BUDGET
     max_tokens = 256  # what the model was trained with; longer turns are truncated
 
     def __init__(self, threads: int | None = None):

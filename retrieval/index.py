@@ -127,7 +127,7 @@ class HnswIndex(VectorIndex):
         self._snapshot_due = True  # nothing on disk yet (or dropped): the next save rewrites every file
         self._journaled = 0  # records in the journal file that belong to the snapshot on disk
         self._snapshot = ""  # the id of the snapshot this index holds (read or written)
-        self._rows: np.ndarray | None = None  # the snapshot file's labels in record order (where a forget scrubs)
+        self._rows: tuple[str, np.ndarray] | None = None  # (snapshot id, its file's labels in record order): where a forget scrubs
         if load and self.path and any(p.exists() for p in self._files):
             self.load()
 
@@ -167,7 +167,7 @@ class HnswIndex(VectorIndex):
             k = min(k, len(self._live.intersection(allowed)))
             if k == 0:
                 return []
-            self._index.set_ef(max(self.ef_search, k))
+            self._index.set_ef(max(self.ef_search, 4 * k))  # a filtered search sees fewer candidates: look wider
             try:
                 labels, distances = self._index.knn_query(np.asarray(vector, dtype=np.float32).reshape(1, -1), k=k, filter=allowed.__contains__)
             except RuntimeError:  # fewer than k reachable through the filter: the exact scan finds them
@@ -214,9 +214,10 @@ class HnswIndex(VectorIndex):
                     changes = len(self._pending) + len(self._scrub)
                     if self._snapshot_due or not self._sum_path.exists() or self._journaled + changes > max(JOURNAL_MIN, len(self._live) // 10):
                         self._journal_path.unlink(missing_ok=True)  # first: a crash mid-snapshot must not leave it behind
+                        self._rows = None
                         self._write_files()
                         self._journaled, self._snapshot = 0, _summary(self._sum_path)["snapshot"]
-                        self._rows = labels_and_marks(self.path)[0]
+                        self._rows = (self._snapshot, labels_and_marks(self.path)[0])
                     elif changes:
                         self._append_journal()
                         if self._scrub:
@@ -301,9 +302,12 @@ class HnswIndex(VectorIndex):
             finally:
                 os.close(fd)
         labels = sorted(gone)
-        touched = scrub(self.path, set(labels), _blank(labels, self.dim), self._rows)
+        summary = _summary(self._sum_path)
+        # The rows kept are those of the snapshot on disk only if no other process wrote one since (a reindex
+        # elsewhere): else the file is read again, never patched by another file's record order.
+        rows = self._rows[1] if self._rows and self._rows[0] == summary["snapshot"] else None
+        touched = scrub(self.path, set(labels), _blank(labels, self.dim), rows)
         if touched:
-            summary = _summary(self._sum_path)
             summary["hnsw"] = rehash(self.path, summary["hnsw"], touched)
             temps: list[Path] = []
             try:
@@ -390,9 +394,10 @@ class HnswIndex(VectorIndex):
             except (RuntimeError, ValueError, OSError, MemoryError) as exc:
                 raise self._damaged(self.path, f"hnswlib cannot read it: {exc}") from None
             index.set_ef(self.ef_search)
-            self._rows, marked = labels_and_marks(self.path)
-            self._index, self._live = index, (live & set(index.get_ids_list())) - set(self._rows[marked].tolist())
+            labels, marked = labels_and_marks(self.path)
+            self._index, self._live = index, (live & set(index.get_ids_list())) - set(labels[marked].tolist())
             self._snapshot = _summary(self._sum_path)["snapshot"]
+            self._rows = (self._snapshot, labels)
             self._replay_journal()
             self._pending, self._scrub, self._snapshot_due = [], set(), False
 

@@ -59,7 +59,7 @@ class BM25:
 
     def __init__(self, weights: Sequence[int] = (3, 2, 1)) -> None:
         self.weights = tuple(weights)  # repetitions of a turn's terms at distance 0, 1, 2... from the document's turn
-        self._docs: dict[int, tuple[str, list[str]]] = {}  # id -> (group, terms); ids ascend in conversation order
+        self._docs: dict[int, tuple[str, tuple[str, ...]]] = {}  # id -> (group, terms); ids ascend in conversation order
         self._order: list[int] = []  # the ids, sorted
         self._dirty: set[int] = set()  # ids whose window changed since it was last counted
         self._base: _Base | None = None
@@ -85,7 +85,7 @@ class BM25:
                         self._order.append(i)
                     else:
                         bisect.insort(self._order, i)
-                self._docs[i] = (groups[j] if groups else "", [sys.intern(t) for t in terms(text)])  # one copy of each word, not one per use
+                self._docs[i] = (groups[j] if groups else "", tuple(sys.intern(t) for t in terms(text)))  # one copy of each word, not one per use
             self._touch(ids)
 
     def delete(self, ids: Sequence[int]) -> None:

@@ -320,3 +320,21 @@ def test_refresh_reads_only_new_journal_records_until_the_snapshot_changes(tmp_p
     writer.add(list(range(1000, 2100)), unit_rows(1100, seed=6))
     writer.save()  # a journal past its bound: a new snapshot
     assert reader.refresh() is None and len(reader) == 40 + 1100  # read whole again: anything may have changed
+
+
+def test_a_delete_after_another_process_rewrote_the_snapshot_scrubs_the_right_record(tmp_path: Path) -> None:
+    """A reindex elsewhere writes the labels in another order: a delete here must not patch records by the old order."""
+    path = saved(tmp_path, n=40)
+    mine = small(path)  # opened before the rewrite: it knows the old record order
+    vectors = unit_rows(40)
+    other = small(path, load=False)
+    other.drop()
+    keep = [i for i in range(40) if i % 3]  # a rebuild without some labels: every later record moves
+    other.add(keep[::-1], vectors[keep[::-1]])
+    other.save()
+    mine.delete([keep[5]])
+    mine.save()
+    stored = every_stored_vector(path)
+    assert not np.any(np.all(np.isclose(stored, vectors[keep[5]], atol=1e-6), axis=1))  # the forgotten vector is gone
+    for label in keep[:5] + keep[6:]:  # and every other one is where it was
+        assert np.any(np.all(np.isclose(stored, vectors[label], atol=1e-6), axis=1)), label

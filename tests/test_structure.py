@@ -233,3 +233,23 @@ def test_a_forget_reclusters_incrementally_to_the_scenes_a_full_rebuild_makes(st
     structured.consolidate("demo")  # no sessions: everything rebuilt
     assert scenes() == after
     assert structured.vectors("demo", "scenes").ids() == {s[0] for s in structured.hierarchy.scenes("demo")}
+
+
+def test_a_file_of_schema_version_1_loses_its_persona_table(tmp_path) -> None:
+    """Version 2 ranks persona links when read: the table that kept them (speaker names included) goes."""
+    import sqlite3
+
+    from hyperloom.memory.hierarchy import Hierarchy
+    from hyperloom.memory.log import TurnLog
+
+    path = tmp_path / "hyperloom.db"
+    Hierarchy(TurnLog(path)).log.close()
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE persona (namespace TEXT, speaker TEXT, dimension TEXT, scene INTEGER, score REAL)")
+    raw.execute("INSERT INTO persona VALUES ('demo', 'Jonas', 'interests', 1, 0.3)")
+    raw.execute("UPDATE schema_version SET version = 1")
+    raw.commit()
+    raw.close()
+    log = TurnLog(path)
+    assert log.db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'persona'").fetchone()[0] == 0
+    assert log.db.execute("SELECT version FROM schema_version").fetchone()[0] == 2
