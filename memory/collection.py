@@ -75,18 +75,19 @@ class Collection:
         if self._bm25 is not None:
             self._bm25.delete(ids)
 
-    def align(self, items: dict, embed: Callable[[list], np.ndarray]) -> int:
-        """Hold exactly `items` (id -> item): drop the others, embed and add the missing; how many changed.
-        A built BM25 is brought to the same ids."""
+    def align(self, ids: set[int], embed: Callable[[list], np.ndarray]) -> int:
+        """Hold exactly these ids: drop the others, read, embed and add the missing; how many changed.
+        A built BM25 is brought to the same ids. Only what differs is read from the tables (at 100k turns,
+        every item of a level at once was hundreds of MB on each first look)."""
         held = self.vectors.ids()
-        extra, missing = sorted(held - items.keys()), [items[i] for i in sorted(items.keys() - held)]
+        extra, missing = sorted(held - ids), self._read(sorted(ids - held))
         self.vectors.delete(extra)
         if missing:
             self.vectors.add(documents(self.level, missing)[0], embed(missing))
         if self._bm25 is not None:
             words = self._bm25.ids()
-            self._bm25.delete(sorted(words - items.keys()))
-            self._bm25.add(*documents(self.level, [items[i] for i in sorted(items.keys() - words)]))
+            self._bm25.delete(sorted(words - ids))
+            self._bm25.add(*documents(self.level, self._read(sorted(ids - words))))
         return len(extra) + len(missing)
 
     def refresh(self) -> None:

@@ -239,6 +239,10 @@ class Hierarchy:
                 out.update(rows.fetchall())
         return out
 
+    def turns_with_facts(self, namespace: str) -> set[int]:
+        with self.log.lock:
+            return {r[0] for r in self.log.db.execute("SELECT DISTINCT turn_seq FROM facts WHERE namespace = ?", (namespace,))}
+
     def fact_ids(self, namespace: str) -> list[int]:
         with self.log.lock:
             return [r[0] for r in self.log.db.execute("SELECT id FROM facts WHERE namespace = ? ORDER BY position", (namespace,))]

@@ -33,7 +33,7 @@ class Flat:
         if store.hierarchy.scenes(namespace):  # left by structured memory: summaries must not keep forgotten words
             store._consolidate(namespace, sessions=sessions)
 
-    def behind(self, store: MemoryStore, namespace: str, turns: dict[int, Turn]) -> tuple[int, int]:
+    def behind(self, store: MemoryStore, namespace: str, turns: set[int]) -> tuple[int, int]:
         return 0, 0
 
     def search(self, store: MemoryStore, query: str, k: int, namespace: str, filters: Filters | None, candidates: int | None) -> list[Hit]:
@@ -70,13 +70,12 @@ class Structured(Flat):
     def consolidate(self, store: MemoryStore, namespace: str, sessions: Iterable[str] | None = None) -> None:
         store._consolidate(namespace, sessions=sessions)
 
-    def behind(self, store: MemoryStore, namespace: str, turns: dict[int, Turn]) -> tuple[int, int]:
+    def behind(self, store: MemoryStore, namespace: str, turns: set[int]) -> tuple[int, int]:
         """(turns without facts, index entries out of date), each repaired: a crash between the log and the
-        structure, or a namespace that was flat until now."""
-        have_facts = {f.turn_seq for f in store.hierarchy.facts(namespace)}
-        bare = [t for s, t in turns.items() if s not in have_facts]
+        structure, or a namespace that was flat until now. `turns`: the seqs of the log's evidence."""
+        bare = store.log.turns(namespace, sorted(turns - store.hierarchy.turns_with_facts(namespace)), evidence=True)
         derived = store._derive(bare, namespace) if bare else []
-        stale = store._align(namespace, "facts", {f.id: f for f in store.hierarchy.facts(namespace)})
+        stale = store._align(namespace, "facts", set(store.hierarchy.fact_ids(namespace)))
         if derived or {s[0] for s in store.hierarchy.scenes(namespace)} != store.vectors(namespace, "scenes").ids():
             store._consolidate(namespace)
             stale += 1

@@ -346,7 +346,7 @@ class MemoryStore:
 
     def _reconcile(self, namespace: str) -> bool:
         """Make each level's index hold exactly the log's evidence and the tables derived from it; True if anything changed."""
-        turns = {t.seq: t for t in self.log.turns(namespace, evidence=True)}
+        turns = set(self.log.seqs(namespace, evidence=True))
         stale = self._align(namespace, "turns", turns)
         bare, more = self.mode.behind(self, namespace, turns)
         stale += more
@@ -354,10 +354,10 @@ class MemoryStore:
             self.notices.append(f"The memory of namespace {namespace!r} was behind its turn log ({bare} turns without facts, {stale} index entries out of date); rebuilt it from the turn log.")
         return bool(stale or bare)
 
-    def _align(self, namespace: str, level: str, items: dict) -> int:
-        """Make the level's collection hold exactly `items` (id -> item), embedding what it lacks; how many changed."""
+    def _align(self, namespace: str, level: str, ids: set[int]) -> int:
+        """Make the level's collection hold exactly these ids, embedding what it lacks; how many changed."""
         self._forget_spoken(namespace)
-        return self.collection(namespace, level).align(items, lambda missing: self._embed(level, missing))
+        return self.collection(namespace, level).align(ids, lambda missing: self._embed(level, missing))
 
     def save(self, namespace: str | None = None) -> None:
         for (ns, _), collection in list(self._collections.items()):
