@@ -77,7 +77,7 @@ def _neighbourhood(store: MemoryStore, namespace: str, question: str, evidence: 
     names = {n for n in chain.from_iterable(graph.mentioned(namespace, h.text) for h in evidence[:3]) if n.lower() not in skip}
     wanted = set(terms(question)) - QUESTION_WORDS - set(terms(" ".join(speakers)))
     scored = []
-    for description in graph.descriptions(sorted(graph.neighbourhood(namespace, names, hops=2))[:reach]).values():
+    for description in graph.descriptions(sorted(graph.neighbourhood(namespace, names, hops=2, first=reach))).values():
         description = description.partition(": ")[2]
         overlap = len(wanted & set(terms(description)))
         if overlap:
