@@ -244,14 +244,14 @@ class Hypergraph:
         activity...) other than `besides`. Asked of a search's candidates only: all of a kind's facts
         were 4,000 rows a question at 20k turns."""
         besides, found = list(besides), set()
+        unless = f" AND e.name NOT IN ({_marks(besides)})" if besides else ""  # PostgreSQL refuses an empty IN ()
         with self.log.lock:
             for chunk in _chunks(list(among)):
                 rows = self.log.db.execute(
                     # CROSS JOIN keeps SQLite's join order, from the few facts asked about: its own choice,
                     # from every entity of the kind, took 1.2 s against 6 ms at 20k turns (PostgreSQL plans freely).
                     "SELECT DISTINCT pf.fact FROM point_facts pf CROSS JOIN point_entities pe CROSS JOIN entities e "
-                    f"WHERE pe.point = pf.point AND e.id = pe.entity AND pf.fact IN ({_marks(chunk)}) AND e.namespace = ? AND e.kind = ? "
-                    f"AND e.name NOT IN ({_marks(besides)})",
+                    f"WHERE pe.point = pf.point AND e.id = pe.entity AND pf.fact IN ({_marks(chunk)}) AND e.namespace = ? AND e.kind = ?{unless}",
                     (*chunk, namespace, kind, *besides),
                 )
                 found |= {r[0] for r in rows}

@@ -72,6 +72,14 @@ def test_facts_and_vertices_carry_classes(store) -> None:
     assert {f.turn_id for f in view.facts_by_id(list(view.facts_of_classes(["musical_instrument", "instrument"], every))).values()} == {"D1:3"}
 
 
+def test_facts_mentioning_a_kind_with_no_one_left_out(store) -> None:
+    store.remember(_turns(LINES), "c")
+    every = [f.id for f in store.hierarchy.facts("c")]
+    found = store.view("c").facts_mentioning("place", every)  # no `besides`: an empty NOT IN is no statement in PostgreSQL
+    assert found and found <= set(every)
+    assert store.view("c").facts_mentioning("place", every, besides=["Chicago"]) < found
+
+
 def test_a_class_question_lifts_the_instance(store) -> None:
     store.remember(_turns(LINES), "c")
     view = store.view("c")

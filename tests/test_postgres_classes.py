@@ -10,6 +10,7 @@ from hyperloom.memory.store import MemoryStore
 from test_classes import (  # noqa: F401  (collected by pytest from this module too)
     pinned_language,
     test_a_class_question_lifts_the_instance,
+    test_facts_mentioning_a_kind_with_no_one_left_out,
     test_facts_and_vertices_carry_classes,
     test_forgetting_a_turn_forgets_its_classes,
 )
