@@ -16,13 +16,11 @@ import json
 import multiprocessing as mp
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 from hyperloom.benchmarks.concurrency import NAMESPACE, _agent, line, writer
-from hyperloom.benchmarks.store_backends import chroma_server
+from hyperloom.benchmarks.store_backends import both_stores
 
 
 def main() -> int:
@@ -30,13 +28,9 @@ def main() -> int:
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--turns", type=int, default=2000)
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from pg import PostgresServer
-
-    postgres, work = PostgresServer(), Path(tempfile.mkdtemp(prefix="hl-writers-"))
-    chroma, url = chroma_server(work / "chroma")
-    os.environ.update(HYPERLOOM_STORE="postgres", HYPERLOOM_POSTGRES_URL=postgres.new_database(), HYPERLOOM_CHROMA_URL=url)
-    try:
+    with both_stores() as (_, _, server):
+        work = server.home.parent
+        os.environ.update(HYPERLOOM_STORE="postgres", HYPERLOOM_POSTGRES_URL=server.postgres_url, HYPERLOOM_CHROMA_URL=server.chroma_url)
         ctx = mp.get_context("spawn")
         procs = [ctx.Process(target=writer, args=(str(work / f"machine{n}"), str(work / f"w{n}.json"), n, args.turns)) for n in range(1, args.writers + 1)]
         started = time.perf_counter()
@@ -58,9 +52,6 @@ def main() -> int:
                 "index_differs": len(agent.store.vectors(NAMESPACE).ids() ^ {t.seq for t in turns}),
                 "search_finds_every_writer": all(found.values()), "turns_per_s": round(len(written) / elapsed, 1), "seconds": round(elapsed),
             }
-    finally:
-        chroma.terminate()
-        postgres.stop()
     print(json.dumps(result, indent=1))
     clean = not result["errors"] and not result["lost"] and not result["duplicated"] and result["positions_gapless"] and not result["index_differs"]
     return 0 if clean and result["search_finds_every_writer"] else 1

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from hyperloom.config import Config
@@ -81,21 +80,22 @@ def _timed_purge(db) -> list[float]:
     return spent
 
 
-def chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
-    import socket
+@contextmanager
+def both_stores():
+    """(embedder, the SQLite store's config, the PostgreSQL + Chroma store's config), on servers of their own
+    (the tests' PostgreSQL and Chroma starters), stopped afterwards."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from chroma_server import ChromaServer
+    from pg import PostgresServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("chroma run did not start")
+    work = Path(tempfile.mkdtemp(prefix="hl-bench-"))
+    postgres, chroma = PostgresServer(), ChromaServer(work / "chroma")
+    try:
+        pg = Config(home=work / "pg", store="postgres", postgres_url=postgres.new_database(), chroma_url=chroma.url)
+        yield OnnxMiniLM(), Config(home=work / "sqlite"), pg
+    finally:
+        chroma.stop()
+        postgres.stop()
 
 
 def main() -> None:
@@ -109,21 +109,11 @@ def main() -> None:
     conversations = load_conversations(args.dataset)[: args.conversations]
     raw = {s["sample_id"]: s for s in json.loads(args.dataset.read_text())}
     questions = [(c.name, q["question"], set(q["evidence"])) for c in conversations for q in raw[c.name]["qa"] if q.get("evidence")]
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from pg import PostgresServer
-
-    embedder, postgres = OnnxMiniLM(), PostgresServer()
-    work = Path(tempfile.mkdtemp(prefix="hl-bench-"))
-    chroma, url = chroma_server(work / "chroma")
-    try:
-        with MemoryStore(Config(home=work / "sqlite"), embedder=embedder) as store:
+    with both_stores() as (embedder, lite, server):
+        with MemoryStore(lite, embedder=embedder) as store:
             sqlite = run(store, conversations, questions)
-        config = Config(home=work / "pg", store="postgres", postgres_url=postgres.new_database(), chroma_url=url)
-        with MemoryStore(config, embedder=embedder) as store:
+        with MemoryStore(server, embedder=embedder) as store:
             pg = run(store, conversations, questions)
-    finally:
-        chroma.terminate()
-        postgres.stop()
     print(json.dumps({"sqlite+hnsw": sqlite, "postgres+chroma": pg}, indent=1))
     print(f"ingest ratio {pg['turns_per_s'] / sqlite['turns_per_s']:.2f} (target >= 0.5); p95 ratio {pg['search_p95_ms'] / sqlite['search_p95_ms']:.2f} (target <= 2); "
           f"recall difference {pg['recall_at_10'] - sqlite['recall_at_10']:+.4f} (target within 0.005)")
@@ -131,23 +121,13 @@ def main() -> None:
 
 def forget_costs(turns: int) -> None:
     """The same generated conversation in SQLite + HNSW and in PostgreSQL + a Chroma server; five forgets in each."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from pg import PostgresServer
-
-    embedder, postgres = OnnxMiniLM(), PostgresServer()
-    work = Path(tempfile.mkdtemp(prefix="hl-bench-"))
-    chroma, url = chroma_server(work / "chroma")
-    try:
-        with MemoryStore(Config(home=work / "sqlite"), embedder=embedder) as store:
+    with both_stores() as (embedder, lite, server):
+        with MemoryStore(lite, embedder=embedder) as store:
             sqlite = forgets(store, turns)
         print(json.dumps({"sqlite+hnsw": sqlite}), flush=True)
-        config = Config(home=work / "pg", store="postgres", postgres_url=postgres.new_database(), chroma_url=url)
-        with MemoryStore(config, embedder=embedder) as store:
+        with MemoryStore(server, embedder=embedder) as store:
             pg = forgets(store, turns)
             assert not store.notices, store.notices  # the server is set up as the README asks
-    finally:
-        chroma.terminate()
-        postgres.stop()
     print(json.dumps({"postgres+chroma": pg}))
     print(f"forget of one turn at {turns:,} turns, median of 5: SQLite {sqlite['forget_median_s']:.3f} s, PostgreSQL + Chroma {pg['forget_median_s']:.3f} s"
           f" (of which the purge {pg['purge_median_s']:.3f} s)")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from chroma_server import ChromaServer
 from hyperloom.config import Config
 from hyperloom.memory.store import MemoryStore
 from hyperloom.retrieval.embed import OnnxMiniLM
@@ -27,23 +24,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory):
     """A real Chroma server on a loopback port, in a temporary directory, stopped afterwards."""
-    port, path = free_port(), tmp_path_factory.mktemp("chroma-server")
-    chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("chroma run did not start within 60 s")
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
