@@ -423,9 +423,15 @@ class Hierarchy:
         with self.log.lock:
             return {table: self.log.db.execute(f"SELECT count(*) FROM {table} WHERE namespace = ?", (namespace,)).fetchone()[0] for table in ("facts", "scenes")}
 
-    def scenes(self, namespace: str) -> list[tuple[int, str, str | None, str | None]]:
+    def scenes(self, namespace: str, ids: Sequence[int] | None = None) -> list[tuple[int, str, str | None, str | None]]:
+        """(id, summary, first time, last time) of the namespace's scenes (only `ids`, if given), in conversation order."""
+        sql = "SELECT id, summary, time_first, time_last, position FROM scenes WHERE namespace = ?"
         with self.log.lock:
-            return self.log.db.execute("SELECT id, summary, time_first, time_last FROM scenes WHERE namespace = ? ORDER BY position", (namespace,)).fetchall()
+            if ids is None:
+                rows = self.log.db.execute(sql, (namespace,)).fetchall()
+            else:
+                rows = [r for chunk in _chunks(list(ids)) for r in self.log.db.execute(f"{sql} AND id IN ({','.join('?' * len(chunk))})", (namespace, *chunk)).fetchall()]
+        return [r[:4] for r in sorted(rows, key=lambda r: (r[4], r[0]))]
 
     def scene_facts(self, scene: int) -> list[int]:
         with self.log.lock:

@@ -385,8 +385,7 @@ class MemoryStore:
             return self.log.turns(namespace, ids, evidence=True)
         if level == "facts":
             return [f for _, f in sorted(self.hierarchy.facts_by_id(ids, namespace).items())]
-        wanted = set(ids)
-        return [s for s in self.hierarchy.scenes(namespace) if s[0] in wanted]
+        return self.hierarchy.scenes(namespace, ids)
 
     def _ids(self, namespace: str, level: str) -> list[int]:
         """The ids of every item a level indexes, in conversation order."""
