@@ -89,7 +89,8 @@ class Weights:
 def associative_search(view, query: str, k: int, filters: Filters | None = None, weights: Weights = Weights(), pool: int = POOL) -> list[Hit]:
     """The k best turns of the view's namespace (a `MemoryView`: read-only, bound to one namespace)."""
     check_query(query, k)
-    qv = view.embed(query)
+    scoped = _scoped_speakers(view, query, weights)
+    qv, topic_vector = _embed(view, query, _topic(query, scoped) if scoped else None)
     pool = max(pool, 4 * k)
     turn_scores = _scores(view, "turns", query, qv, pool)
     fact_scores = _scores(view, "facts", query, qv, pool)
@@ -102,8 +103,8 @@ def associative_search(view, query: str, k: int, filters: Filters | None = None,
         scores[fact.turn_seq] = max(scores[fact.turn_seq], turn_scores.get(fact.turn_seq, 0.0) + weights.fact * score * _history(fact, query, weights))
     if weights.point:
         _add_points(view, query, scores, weights)
-    if weights.scoped:
-        _add_speaker_facts(view, query, scores, weights)
+    if scoped:
+        _add_speaker_facts(view, scoped, topic_vector, scores, weights)
     _weigh_history(view, query, scores, weights)
     if WHEN.search(query):
         for fact in facts.values():
@@ -167,15 +168,31 @@ def _add_points(view, query: str, scores: dict[int, float], w: Weights) -> None:
         scores[fact.turn_seq] += w.point * supported[fid] / top
 
 
-def _add_speaker_facts(view, query: str, scores: dict[int, float], w: Weights) -> None:
-    """For a question about named speakers, match its topic (the names taken out) against each one's own facts."""
+def _scoped_speakers(view, query: str, w: Weights) -> list[str]:
+    """The speakers whose own facts the question's topic is matched against (none: no scoped search)."""
+    if not w.scoped:
+        return []
     speakers = [s for s in view.speakers() if named_speaker(query, [s])]
-    if not speakers or (len(speakers) > 1 and not w.scoped_many):
-        return
-    topic = query
+    return [] if len(speakers) > 1 and not w.scoped_many else speakers
+
+
+def _topic(query: str, speakers: list[str]) -> str:
+    """The question with the speakers' names taken out: what it asks about them."""
     for speaker in speakers:
-        topic = re.sub(rf"\b({re.escape(speaker)}|{re.escape(speaker.split()[0])})('s)?\b", " ", topic, flags=re.IGNORECASE)
-    topic_vector = view.embed(topic)
+        query = re.sub(rf"\b({re.escape(speaker)}|{re.escape(speaker.split()[0])})('s)?\b", " ", query, flags=re.IGNORECASE)
+    return query
+
+
+def _embed(view, query: str, topic: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The question's vector and its topic's, in one run of the model when there is a topic."""
+    if topic is None:
+        return view.embed(query), None
+    vectors = view.embed_many([query, topic])
+    return vectors[0], vectors[1]
+
+
+def _add_speaker_facts(view, speakers: list[str], topic_vector: np.ndarray, scores: dict[int, float], w: Weights) -> None:
+    """For a question about named speakers, match its topic (the names taken out) against each one's own facts."""
     facts = view.vectors("facts")
     for speaker in speakers:
         own = view.spoken(speaker)
