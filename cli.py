@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hyperloom.config import Config
-from hyperloom.console import ConfigOpt, HomeOpt, NamespaceOpt, err, out, settings
+from hyperloom.console import ConfigOpt, HomeOpt, NamespaceOpt, out, say, settings
 from hyperloom.errors import HyperloomError, InputError
 from hyperloom.evals.cli import eval_app
 
@@ -33,7 +33,7 @@ def open_agent(config: Config) -> Iterator:
     with Agent.open(config=config) as agent:
         yield agent
         for said in agent.take_notices():  # after a failure the error alone is said
-            err.print(f"[yellow]note:[/] {said}", highlight=False, soft_wrap=True)
+            say("note", "yellow", said)
 
 
 @app.command()
@@ -94,7 +94,7 @@ def search(
 
 def print_hits(hits, query: str) -> None:
     if not hits:
-        out.print(f"No remembered turn matches [italic]{query}[/].")
+        out.print(Text.assemble("No remembered turn matches ", (query, "italic"), "."))
         return
     for rank, h in enumerate(hits, 1):
         text = Text(h.text)
@@ -114,7 +114,7 @@ def demo(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     with open_agent(config) as agent:
         if not agent.turns():
             agent.ingest(sample_path())
-            out.print(f"Remembered the sample conversation ({agent.stats().turns} turns) in [bold]{config.home}[/], namespace [bold]demo[/].\n")
+            out.print(Text.assemble(f"Remembered the sample conversation ({agent.stats().turns} turns) in ", (str(config.home), "bold"), ", namespace ", ("demo", "bold"), ".\n"))
         for q in questions:
             out.print(f"[bold green]?[/] [bold]{q}[/]")
             print_hits(agent.search(q, 3), q)
@@ -194,7 +194,7 @@ def doctor(home: HomeOpt = None, config_file: ConfigOpt = None) -> None:
     failed = False
     for name, ok, detail in checks(config):
         failed |= not ok
-        table.add_row(name, "[green]ok[/]" if ok else "[red]FAIL[/]", detail)
+        table.add_row(name, "[green]ok[/]" if ok else "[red]FAIL[/]", Text(detail))
     out.print(table)
     if failed:
         raise typer.Exit(1)
@@ -221,7 +221,7 @@ def main() -> None:
     try:
         app()  # standalone: click reports usage errors itself and exits 2
     except HyperloomError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        say("error", "red", exc)
         sys.exit(1)
 
 

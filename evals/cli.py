@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from hyperloom.console import ConfigOpt, err, out, settings
+from hyperloom.console import ConfigOpt, err, out, say, settings
 from hyperloom.errors import InputError
 
 class EvalGroup(TyperGroup):
@@ -89,12 +89,12 @@ def run_benchmark(name: str, file: Path, mode: str, memory: str | None, k: str |
     dataset = load_dataset(name, file)
     out_dir = prepare_out(out_dir or Path("runs") / name)
     if not resume and (out_dir / "results.jsonl").exists():
-        err.print(f"Starting afresh: the earlier results in {out_dir} are replaced (--resume would have continued them).", highlight=False)
+        err.print(f"Starting afresh: the earlier results in {out_dir} are replaced (--resume would have continued them).", highlight=False, markup=False)
     try:
         with eval_progress() as update:
             report = run_eval(dataset, options, out_dir, on_progress=update)
     except KeyboardInterrupt:
-        err.print(f"Interrupted: the questions answered so far are in {out_dir / 'results.jsonl'}; run the same command with --resume to finish.")
+        err.print(f"Interrupted: the questions answered so far are in {out_dir / 'results.jsonl'}; run the same command with --resume to finish.", markup=False)
         raise typer.Exit(130) from None
     print_report(report)
     out.print(f"Report: {out_dir / 'report.md'} (and report.json, {', '.join(report['plots'])})")
@@ -125,7 +125,7 @@ def eval_compare(
     labels = (run_a.name, run_b.name) if run_a.name != run_b.name else (str(run_a), str(run_b))
     print_comparison(rows(a, b), labels, a["dataset"])
     for note in caveats(a, b):
-        err.print(f"[yellow]note:[/] {note}", highlight=False)
+        say("note", "yellow", note)
     out.print(f"Plot: {compare_curves(a, b, labels, plot or run_b / 'compare.png')}")
 
 

@@ -72,6 +72,7 @@ def test_eval_locomo_writes_the_report(tmp_path: Path) -> None:
         (("eval", "locomo", "x.json", "--k", "5,ten"), "not a comma-separated list"),
         (("eval", "locomo", str(sample_path()), "--mode", "qa", "--model", "nope/x"), "Unknown model"),
         (("eval", "locomo", str(sample_path())), "not a LoCoMo file"),
+        (("search", "x", "-n", "bad[b]name"), "'bad[b]name' is not valid"),  # printed as typed, not read as markup
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_1(tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:
