@@ -26,7 +26,6 @@ from hyperloom.agent.state import hit_from_dict
 from hyperloom.agent.topics import is_topic_question, topics
 from hyperloom.agent.nlp import LanguageDataError
 from hyperloom.errors import ConfigError
-from hyperloom.retrieval.associative import PAST
 from hyperloom.retrieval.spans import Span
 
 if TYPE_CHECKING:
@@ -61,12 +60,13 @@ class Reader(Answerer):
         self._weights = Weights.load(weights) if weights else shipped_weights()
 
     def answer(self, state: State, ctx: Context, write: Write) -> dict:
+        from hyperloom.agent.question import keeps_replaced
         from hyperloom.agent.reader import read
 
         if is_topic_question(state["question"]) and (said := _topics(state, ctx, write)):
             return said
         hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)
-        if not PAST.search(state["question"]):  # "where does she live now": a replaced fact is no answer
+        if not keeps_replaced(state["question"]):  # "where does she live now": a replaced fact is no answer
             hits = [h for h in hits if h.turn_id not in set(state.get("superseded") or ())]
         parts = state.get("parts") or [state["question"]]
         if len(parts) == 1 and (state.get("rounds") or [{}])[-1].get("abstain"):

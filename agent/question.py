@@ -35,7 +35,8 @@ _STOP = frozenset(
     "these those there here not no yes can could would will should may might shall am any some ever also just so than then".split()
 )
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-_DO = re.compile(r"^\s*what (?:does|did|do|is|was|are|were|has|had|have) \S+(?: \S+)? (?:do|doing|done|like to do|enjoy doing)\b", re.IGNORECASE)
+# "What does Jon do?", "What do Andrew and Buddy like doing on walks?": an activity
+_DO = re.compile(r"^\s*what (?:does|did|do|is|was|are|were|has|had|have) \S+(?: \S+){0,3}? (?:do|doing|done|(?:like|love|enjoy|prefer)s? (?:to do|doing))\b", re.IGNORECASE)
 _TITLE = re.compile(r"\b(books?|novels?|movies?|films?|games?|songs?|shows?|series|albums?|titles?|paintings?|poems?|bands?|artists?)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b(name|called|named)\b", re.IGNORECASE)
 _LIST_WORDS = re.compile(r"\b(both|all|ever|items|things|activities|ways|kinds|types)\b", re.IGNORECASE)
@@ -62,6 +63,23 @@ class Analysis:
         """The answer type as the Reading reports it: "class:<focus>", "list:<item type>", or the type."""
         kind = f"class:{self.focus}" if self.answer_type == "class" else self.answer_type
         return f"list:{kind}" if self.is_list else kind
+
+
+_NOW = re.compile(r"\b(now|currently|these days|at the moment|nowadays|still)\b", re.IGNORECASE)
+
+
+def over_time(analysis: Analysis) -> bool:
+    """Whether the question asks for what has been true over time ("Which cities has Maya lived in?"), so that a
+    fact a later one replaced is one of its items, not stale ("Where does Maya live now?")."""
+    return analysis.is_list and not _NOW.search(analysis.text)
+
+
+def keeps_replaced(question: str) -> bool:
+    """Whether evidence a later fact replaced still answers the question: it asks about before ("where did Maya
+    live before Porto?") or over time; "where does Maya live now?" does not."""
+    from hyperloom.retrieval.associative import PAST
+
+    return bool(PAST.search(question)) or over_time(analyse(question))
 
 
 def words(text: str) -> list[str]:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperloom.agent.question import Analysis, analyse, words
+from hyperloom.agent.question import Analysis, analyse
+from hyperloom.agent import reader_lists
 from hyperloom.agent.reader_candidates import Candidate, candidates
 from hyperloom.agent.reader_evidence import LOOK, passages
 from hyperloom.agent.reader_features import feature_names, first_name
@@ -38,7 +39,7 @@ __all__ = ["LOOK", "NO_ANSWER", "Candidate", "Reading", "ReaderWeightsError", "W
 NO_ANSWER = "No information available."
 WEIGHTS_FILE = "reader.json"
 REFIT = "python -m hyperloom.benchmarks.reader_fit ../shared/datasets/locomo/locomo_dev.json --out agent/reader.json"
-MAX_PARTS = 8  # of a list answer (LoCoMo scores each gold part against the best predicted part)
+MAX_PARTS = reader_lists.MAX_PARTS
 
 
 class ReaderWeightsError(ConfigError):
@@ -149,7 +150,7 @@ _DESCRIBES = feature_names().index("describes")
 
 
 def pick(analysis: Analysis, found: Sequence[Candidate], scores: np.ndarray, order: np.ndarray, ratio: float) -> list[Candidate]:
-    """The best candidate; for a list question also the next ones scoring at least `ratio` of it, one per sentence, none overlapping."""
+    """The best candidate; for a list question also the next ones of the asked type scoring at least `ratio` of it (`reader_lists`)."""
     if analysis.answer_type == "date":  # a when question is answered with a date when the evidence resolves one
         dated = [i for i in order if found[i].kind in ("date", "date_turn")]
         if dated:
@@ -158,27 +159,9 @@ def pick(analysis: Analysis, found: Sequence[Candidate], scores: np.ndarray, ord
         said = [i for i in order if found[i].features[_DESCRIBES] > 0]
         if said:
             return [found[said[0]]]
-    chosen = [found[order[0]]]
-    if not analysis.is_list or found[order[0]].kind == "sentence":
-        return chosen
-    seen = {_norm(chosen[0].text)}
-    for i in order[1:]:
-        c = found[i]
-        if len(chosen) >= MAX_PARTS or scores[i] < ratio * scores[order[0]]:
-            break
-        if c.kind == "sentence" or _norm(c.text) in seen or any(c.sentence == p.sentence or _overlaps(c.span, p.span) for p in chosen):
-            continue
-        seen.add(_norm(c.text))
-        chosen.append(c)
-    return chosen
-
-
-def _overlaps(a: Span, b: Span) -> bool:
-    return a.turn_id == b.turn_id and a.start < b.end and b.start < a.end
-
-
-def _norm(text: str) -> str:
-    return " ".join(words(text))
+    if not analysis.is_list:
+        return [found[order[0]]]
+    return reader_lists.join(analysis, found, scores, order, ratio)
 
 
 # -- abstention --------------------------------------------------------------------------------------

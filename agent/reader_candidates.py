@@ -65,7 +65,7 @@ def candidates(analysis: Analysis, hits: Sequence[Hit]) -> list[Candidate]:
 
 def _candidates(analysis: Analysis, hits: Sequence[Hit]) -> list[Candidate]:
     hits = [h for h in hits if isinstance(h.text, str) and h.text.strip()]
-    found = passages(analysis.text, hits) if hits else []
+    found = passages(analysis.text, hits, reader_evidence.LIST_BUDGET if analysis.is_list else reader_evidence.BUDGET) if hits else []
     if not found:
         return []
     where = scene(analysis, found, hits)

@@ -23,6 +23,7 @@ LOOK = 8  # evidence turns read, best first (the packed evidence is 7-17 turns; 
 MAX_CHARS = 2000  # of one turn: a pasted document is read up to here
 MAX_SENTENCE = 400  # characters of one sentence that are parsed
 BUDGET = 8  # sentences parsed per question: each hit's best sentence, then the best of the rest by the question's words
+LIST_BUDGET = 16  # for a list question, whose items are spread over several turns ("I live in Lisbon", "I moved to Porto")
 DOC_CACHE = 8192
 NER = False  # spaCy's entity recogniser is half the parse time and adds nothing measurable (LoCoMo dev LOCO 1-4 F1 0.309 with, 0.308 without)
 

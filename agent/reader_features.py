@@ -17,7 +17,8 @@ from functools import lru_cache
 import numpy as np
 
 from hyperloom.agent.nlp import wordnet
-from hyperloom.agent.question import Analysis, broad_classes
+from hyperloom.agent.question import Analysis, broad_classes, words
+from hyperloom.memory.hierarchy import ATTRIBUTE_QUESTIONS, ATTRIBUTES
 from hyperloom.retrieval.search import Hit
 
 KINDS = ("person", "place", "org", "time", "number", "work", "entity", "chunk", "noun", "coord", "verb", "clause", "sentence", "date", "date_turn", "quoted", "yesno")
@@ -33,8 +34,8 @@ FITS = {
 BASE = (
     "type_fit", "class_match", "class_parent_match", "wn_person", "wn_place", "wn_activity", "wn_time",
     "q_overlap", "s_match", "s_match_gap", "s_is_best", "cheap", "turn_match", "prev_match", "next_match", "same_role", "window", "right_of_match",
-    "distance", "tree", "no_question_word", "repeat", "head_in_question", "verb_match", "gov_in_question", "contains_focus", "named_link", "naming", "naming_match", "describes",
-    "speaker_named", "is_speaker", "is_named", "first_person_named",
+    "distance", "tree", "no_question_word", "repeat", "head_in_question", "prep_link", "prep_asked", "copula_link", "verb_match", "gov_in_question", "contains_focus", "named_link", "naming", "naming_match", "describes",
+    "speaker_named", "is_speaker", "is_named", "first_person_named", "asked_attribute",
     "rank_inverse", "relative_score", "in_best", "near_best", "first_sentence", "is_question",
     "length", "single_token", "long", "propn", "plural", "support", "position", "capitalised", "numeric",
     # filled in once every candidate is known (`aggregate`): what else the candidate's sentence and turn offer
@@ -82,6 +83,8 @@ class Scene:
     support: dict[str, int]  # content lemma -> evidence sentences holding it
     top: float  # the best hit's retrieval score
     best_match: float  # the best sentence's share of the question's weighted words
+    attribute: str | None = None  # the changing attribute the question asks about ("residence"), as memory files them
+    asked_words: frozenset[str] = frozenset()  # every word of the question, stop words too ("raise awareness for")
 
 
 @dataclass
@@ -99,6 +102,7 @@ class Info:
     describing: set[int]  # nouns that say what a name the question asks about is ("my sister Clara", "a cat ..., a grey rescue called Pixel")
     describing_name: set[int]  # those names
     named_at: tuple[int, ...] = ()  # tokens that are a name the question asks about (found once per sentence, not per candidate)
+    attribute_values: frozenset[str] = frozenset()  # what the sentence states the asked attribute to be ("I moved to Porto": Porto)
 
 
 def scene(analysis: Analysis, found: Sequence, hits: Sequence[Hit]) -> Scene:
@@ -112,7 +116,21 @@ def scene(analysis: Analysis, found: Sequence, hits: Sequence[Hit]) -> Scene:
         for lemma in {t.lemma_.lower() for t in p.doc if t.is_alpha and not t.is_stop}:
             support[lemma] = support.get(lemma, 0) + 1
     top = max((h.score for h in hits), default=1.0) or 1.0
-    return Scene(analysis, weight, total, {first_name(h.speaker) for h in hits if h.speaker}, {n.lower() for n in analysis.named}, support, top, best)
+    return Scene(analysis, weight, total, {first_name(h.speaker) for h in hits if h.speaker}, {n.lower() for n in analysis.named}, support, top, best, asked_attribute(analysis), frozenset(words(analysis.text)))
+
+
+def asked_attribute(analysis: Analysis) -> str | None:
+    """The changing attribute (residence, workplace, job, relationship) a question asks about, read by memory's own
+    patterns over the question and its lemmas ("has Maya lived" -> live -> residence)."""
+    said = f"{analysis.text} {' '.join(sorted(analysis.words))}"
+    return next((a for a, pattern in ATTRIBUTE_QUESTIONS.items() if pattern.search(said)), None)
+
+
+def attribute_values(attribute: str | None, text: str) -> frozenset[str]:
+    """What a first-person sentence says the attribute is, by memory's patterns ("I moved to Porto" -> Porto)."""
+    if attribute is None:
+        return frozenset()
+    return frozenset(m.group("value").strip() for m in ATTRIBUTES[attribute].finditer(text))
 
 
 def passage_info(where: Scene, p) -> Info:
@@ -122,7 +140,7 @@ def passage_info(where: Scene, p) -> Info:
     return Info(
         p, matched, match, len(set(matched.values())) / max(1, len(wanted)), [_tree_distances(p.doc, i) for i in matched],
         first_name(p.hit.speaker) in where.named, any(t.lower_ in ("i", "my", "me", "we", "our") for t in p.doc), p.doc.text.rstrip().endswith("?"),
-        *_describing(p.doc, where.named), tuple(t.i for t in p.doc if t.lower_ in where.named),
+        *_describing(p.doc, where.named), tuple(t.i for t in p.doc if t.lower_ in where.named), attribute_values(where.attribute, p.doc.text),
     )
 
 
@@ -186,12 +204,12 @@ def features(where: Scene, info: Info, tokens, kind: str) -> np.ndarray:
         float(a.wh_role is not None and _role(root.dep_) == _role(a.wh_role) and governor is not None and _matches(stem(governor), wanted) is not None),
         sum(where.weight[q] for q in near) / where.total, float(any(i < tokens.start for i in outside)),
         min(distance, 12) / 12, tree / FAR, float(not info.matched), len(cand_words & a.words) / max(1, len(cand_words)),
-        float(root.head != root and _matches(stem(root.head.lemma_), wanted) is not None), float(a.verb is not None and governor is not None and stem(governor) == stem(a.verb)),
+        float(root.head != root and _matches(stem(root.head.lemma_), wanted) is not None), *_slot(root, wanted, where.asked_words), float(a.verb is not None and governor is not None and stem(governor) == stem(a.verb)),
         float(governor is not None and _matches(stem(governor), wanted) is not None), float(a.focus is not None and any(t.lemma_.lower() == a.focus for t in tokens)), float(named_link),
         float(named_as is not None), float(named_as is not None and _matches(stem(named_as.lemma_), wanted) is not None or named_as is not None and a.focus == named_as.lemma_.lower()),
         float(root.i in info.describing and not any(t.i in info.describing_name for t in tokens)),
         float(info.speaker_named), float(tokens.text.lower() in where.speakers or first_name(tokens.text) in where.speakers and root.pos_ == "PROPN"),
-        float(any(t.text in a.named for t in tokens)), float(info.speaker_named and info.first_person),
+        float(any(t.text in a.named for t in tokens)), float(info.speaker_named and info.first_person), float(tokens.text in info.attribute_values),
         1.0 / (1 + p.rank), p.hit.score / where.top, float(p.in_best), float(p.near_best), float(p.index == 0), float(info.is_question),
         min(n, 20) / 20, float(n == 1), float(n > 6), float(root.pos_ == "PROPN"), float(root.tag_ in ("NNS", "NNPS")),
         min(where.support.get(lemma, 1) - 1, 4) / 4, tokens.start / max(1, len(p.doc)),
@@ -241,6 +259,18 @@ def _named_as(root):
     if head.lemma_.lower() == "be" and root.dep_ == "attr":
         return next((c for c in head.children if c.dep_ == "nsubj" and c.lemma_.lower() == "name"), None)
     return None
+
+
+def _slot(root, wanted: frozenset[str], asked: frozenset[str]) -> tuple[float, float, float]:
+    """Where the candidate sits relative to the question's words: the object of a preposition attached to one
+    ("raising awareness for mental health" for "what did the race raise awareness for?"), that preposition being
+    the question's own, and an argument of "be" whose other side holds one ("my favourite trilogy is ...")."""
+    prep = root.head if root.dep_ == "pobj" and root.head.dep_ in ("prep", "agent", "dative") else None
+    linked = prep is not None and prep.head != prep and _matches(stem(prep.head.lemma_), wanted) is not None
+    head = root.head
+    copula = head.lemma_.lower() == "be" and root.dep_ in ("attr", "nsubj", "acomp") and any(
+        c != root and c.dep_ in ("nsubj", "attr") and any(t.is_alpha and _matches(stem(t.lemma_), wanted) for t in c.subtree) for c in head.children)
+    return float(linked), float(linked and prep.lower_ in asked), float(copula)
 
 
 def _role(dep: str) -> str:

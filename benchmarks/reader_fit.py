@@ -251,7 +251,7 @@ def score(e: Example, prediction: str) -> float:
     return locomo_f1(prediction, e.record["answer"], e.record["code"])
 
 
-RATIOS = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
+RATIOS = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01)
 
 
 def choose_ratio(train: list[Example], scores: dict[str, np.ndarray]) -> float:
