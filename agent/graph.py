@@ -27,7 +27,7 @@ from hyperloom.agent.rounds import next_queries, ranking, search_round
 from hyperloom.agent.state import Context, State, citation_from_dict, hit_from_dict, hit_to_dict
 from hyperloom.memory.log import QUESTION, Session, Turn, is_question
 from hyperloom.memory.temporal import parse_anchor
-from hyperloom.retrieval.associative import PAST
+from hyperloom.agent.question import keeps_replaced
 from hyperloom.retrieval.pack import pack as pack_evidence
 
 HISTORY = 8  # lines of the session read back for pronoun resolution
@@ -106,7 +106,7 @@ def critic(state: State, runtime: Runtime[Context]) -> dict:
 def _as_read(ctx: Context, question: str, hits: list) -> list | None:
     """The evidence as the reader answers from it (answerers.Reader): a replaced fact is no answer about now.
     None when that is all of it."""
-    if PAST.search(question):
+    if keeps_replaced(question):
         return None
     replaced = superseded(ctx.store, ctx.namespace, hits)
     return [h for h in hits if h.turn_id not in replaced] if replaced else None
