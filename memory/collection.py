@@ -55,9 +55,9 @@ class Collection:
     @property
     def bm25(self) -> BM25:
         if self._bm25 is None:
-            lexical, ids = BM25(WINDOWS[self.level]), self._every()
-            for k in range(0, len(ids), PAGE):
-                lexical.add(*documents(self.level, self._read(ids[k : k + PAGE])))
+            lexical = BM25(WINDOWS[self.level])
+            for page in self._pages(self._every()):
+                lexical.add(*documents(self.level, page))
             self._bm25 = lexical
         return self._bm25
 
@@ -78,17 +78,25 @@ class Collection:
     def align(self, ids: set[int], embed: Callable[[list], np.ndarray]) -> int:
         """Hold exactly these ids: drop the others, read, embed and add the missing; how many changed.
         A built BM25 is brought to the same ids. Only what differs is read from the tables (at 100k turns,
-        every item of a level at once was hundreds of MB on each first look)."""
+        every item of a level at once was hundreds of MB on each first look), a page at a time: a namespace
+        switched from flat to structured lacks every fact's vector."""
         held = self.vectors.ids()
-        extra, missing = sorted(held - ids), self._read(sorted(ids - held))
+        extra, missing = sorted(held - ids), sorted(ids - held)
         self.vectors.delete(extra)
-        if missing:
-            self.vectors.add(documents(self.level, missing)[0], embed(missing))
+        for page in self._pages(missing):
+            self.vectors.add(documents(self.level, page)[0], embed(page))
         if self._bm25 is not None:
             words = self._bm25.ids()
             self._bm25.delete(sorted(words - ids))
-            self._bm25.add(*documents(self.level, self._read(sorted(ids - words))))
+            for page in self._pages(sorted(ids - words)):
+                self._bm25.add(*documents(self.level, page))
         return len(extra) + len(missing)
+
+    def _pages(self, ids: list[int]):
+        """The items with these ids, read from the tables PAGE at a time."""
+        for k in range(0, len(ids), PAGE):
+            if page := self._read(ids[k : k + PAGE]):
+                yield page
 
     def refresh(self) -> None:
         """Catch up with another process's saves: the vectors from its files, the BM25 by what they say changed."""

@@ -73,13 +73,16 @@ class Structured(Flat):
     def behind(self, store: MemoryStore, namespace: str, turns: set[int]) -> tuple[int, int]:
         """(turns without facts, index entries out of date), each repaired: a crash between the log and the
         structure, or a namespace that was flat until now. `turns`: the seqs of the log's evidence."""
-        bare = store.log.turns(namespace, sorted(turns - store.hierarchy.turns_with_facts(namespace)), evidence=True)
-        derived = store._derive(bare, namespace) if bare else []
+        from hyperloom.memory.store import INDEX_BATCH
+
+        bare, said = sorted(turns - store.hierarchy.turns_with_facts(namespace)), set()
+        for k in range(0, len(bare), INDEX_BATCH):  # as ingest does: a flat namespace at 100k lacks every fact
+            said |= {f.turn_seq for f in store._derive(store.log.turns(namespace, bare[k : k + INDEX_BATCH], evidence=True), namespace)}
         stale = store._align(namespace, "facts", set(store.hierarchy.fact_ids(namespace)))
-        if derived or {s[0] for s in store.hierarchy.scenes(namespace)} != store.vectors(namespace, "scenes").ids():
+        if said or {s[0] for s in store.hierarchy.scenes(namespace)} != store.vectors(namespace, "scenes").ids():
             store._consolidate(namespace)
             stale += 1
-        return len({f.turn_seq for f in derived}), stale  # turns with nothing to say are not behind
+        return len(said), stale  # turns with nothing to say are not behind
 
     def search(self, store: MemoryStore, query: str, k: int, namespace: str, filters: Filters | None, candidates: int | None) -> list[Hit]:
         from hyperloom.retrieval.associative import POOL, associative_search
