@@ -90,8 +90,8 @@ class MemoryView:
         """(id, summary, first time, last time) of every scene, in conversation order."""
         return self._store.hierarchy.scenes(self.namespace)
 
-    def with_attribute(self, attribute: str) -> list[Fact]:
-        return self._store.hierarchy.with_attribute(self.namespace, attribute)
+    def with_attribute(self, attribute: str, speaker: str | None = None) -> list[Fact]:
+        return self._store.hierarchy.with_attribute(self.namespace, attribute, speaker)
 
     def spoken(self, speaker: str) -> dict[int, int]:
         """fact id -> turn seq of everything one speaker said."""

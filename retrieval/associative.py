@@ -211,9 +211,7 @@ def _weigh_history(view, query: str, scores: dict[int, float], w: Weights) -> No
     if attribute is None:
         return
     past = bool(PAST.search(query))
-    facts = view.with_attribute(attribute)
-    speaker = named_speaker(query, view.speakers())
-    facts = [f for f in facts if speaker is None or f.speaker == speaker]
+    facts = view.with_attribute(attribute, named_speaker(query, view.speakers()))
     wanted = {f.turn_seq for f in facts if (f.superseded_by is None) != past}
     other = {f.turn_seq for f in facts} - wanted
     if not wanted or not other:
