@@ -48,6 +48,24 @@ def test_query_never_asks_for_more_than_it_has(make_index) -> None:
     assert len(index.query(unit_rows(1, seed=3)[0], 10)) == 2
 
 
+def test_query_among_ranks_only_the_ids_asked_about(make_index) -> None:
+    index, vectors = make_index("among"), unit_rows(60, seed=5)
+    index.add(list(range(60)), vectors)
+    index.delete([11])
+    allowed = {3, 11, 17, 42, 59, 1000}  # 11 was deleted and 1000 never added: neither is found, nothing raises
+    query = vectors[42] + 0.3 * vectors[17]
+    query /= np.linalg.norm(query)
+    found = index.query_among(query, 10, allowed)
+    sims = {i: float(vectors[i] @ query) for i in (3, 17, 42, 59)}
+    assert [i for i, _ in found] == sorted(sims, key=lambda i: -sims[i])
+    assert all(s == pytest.approx(sims[i], abs=1e-4) for i, s in found)
+    assert [i for i, _ in index.query_among(query, 2, allowed)] == [i for i, _ in found[:2]]
+    assert index.query_among(query, 5, {11, 1000}) == []
+    present = index.query_among(query, 10, [3, 42, 17])  # all of them there: one request to a Chroma server
+    assert [i for i, _ in present] == [i for i, _ in found if i in (3, 42, 17)]
+    assert all(s == pytest.approx(sims[i], abs=1e-4) for i, s in present)
+
+
 def test_namespaces_never_see_each_other(make_index) -> None:
     a, b = make_index("alice"), make_index("bob")
     vectors = unit_rows(20)
