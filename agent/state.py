@@ -1,4 +1,4 @@
-"""What one run of the graph carries: the LangGraph state (plain JSON, so a checkpointer can store it),
+"""What one run of the graph carries: the LangGraph state (plain JSON),
 the per-run context (the store, the model, the critic), and the `Answer` a run returns."""
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Answer:
 
 
 class State(TypedDict, total=False):
-    """The graph's state. Hits travel as dicts (`hit_to_dict`) so checkpoints hold only JSON."""
+    """The graph's state. Hits travel as dicts (`hit_to_dict`): the state is plain JSON."""
 
     question: str
     history: list[str]  # recent exchanges of this session, "speaker: text", oldest first
