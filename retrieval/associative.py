@@ -10,10 +10,9 @@ support (HGMem's local investigation). The weights were set on LoCoMo dev
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -36,10 +35,6 @@ ASKED_KINDS = (
     ("place", re.compile(r"\b(cities|city|places|countries|country|locations?|states|areas|destinations|been to|travell?ed|visited|trips?)\b", re.IGNORECASE)),
     ("person", re.compile(r"\b(names?|children|kids|friends|family members|siblings|pets)\b", re.IGNORECASE)),
 )
-# A question asking for several things ("What activities has Melanie done", "Which books has she read": a plural
-# within four words of what / which; "Caroline's" and "glass" are none) gathers them from many of the speaker's
-# facts (LoCoMo's multi-hop evidence spans two or more sessions in 167 of 172 dev questions).
-LIST = re.compile(r"^\s*(what|which)\s+(?:[\w'’-]+\s+){0,3}?[A-Za-z-]*[A-Za-z][a-rt-z]s\b(?<!\bis)(?<!\bwas)(?<!\bdoes)(?<!\bhas)(?<!\bhis)(?<!\bthis)(?<!\bits)", re.IGNORECASE)
 WHEN = re.compile(r"^\s*(when|what (date|day|year|month|time))\b|\bhow long ago\b", re.IGNORECASE)
 
 
@@ -83,7 +78,7 @@ class Weights:
     # open-domain 0.425 -> 0.408 on tune; 0.3 + 0.1 -> 0.526 / 0.418. The merged entity kinds (memory/extract.py)
     # together with lifting every named speaker's turns, not only a single speaker's, moved the kinds-only
     # figures from 0.516 / 0.410 to 0.516 / 0.420 (the two were measured together).
-    # With asking and the list weights below (0.8280 / 0.7865): 0.2 -> 0.8270 / 0.7848. Filing a photo caption's nouns
+    # With asking and the list weights tried below (0.8280 / 0.7865): 0.2 -> 0.8270 / 0.7848. Filing a photo caption's nouns
     # as classes of its turn (the dog of "this is Max!") changed no figure in four places: left out.
     classes: float = 0.1
     modifier: float = 0.05
@@ -92,21 +87,20 @@ class Weights:
     # hits that are not evidence do. Recall@10 tune / held out (conv-43/44), from 0.8233 / 0.7770 (multi-hop 0.5305 /
     # 0.4241): every short turn, 0.3 -> 0.8252 / 0.7858 but temporal on tune 0.954 -> 0.939; only the turns that ask,
     # 0.3 -> 0.8269 / 0.7825 (multi-hop 0.5634 / 0.4429), 0.5 -> 0.8244 / 0.7808; under 6 words (every, 0.5) 0.8205 / 0.7802.
+    # All six 0.8075 -> 0.8118 (multi-hop 0.4928 -> 0.5207); the reader's F1 (`eval --mode qa --model reader`) 0.3378 ->
+    # 0.3368, multi-hop 0.2286 -> 0.2339, adversarial 0.493 -> 0.511.
     asking: float = 0.3
     asking_words: int = 8
-    # A list question (LIST) matches its topic against more of the named speakers' own facts, and more strongly. With
-    # asking 0.3, tune / held (0.1 / 20 as for other questions: 0.8269 / 0.7825, multi-hop 0.5634 / 0.4429): 0.2 / 20 ->
-    # 0.8276 / 0.7819; 0.1 / 40 -> 0.8238 / 0.7831; 0.2 / 40 -> 0.8284 / 0.7869 (multi-hop 0.5752 / 0.4648); 0.3 / 40 ->
-    # 0.8288 / 0.7865 (0.5777 / 0.4627; open-domain on tune 0.425 -> 0.458); 0.3 / 80 -> 0.8264 / 0.7807; 0.4 / 60 ->
-    # 0.8226 / 0.7784. Those were measured with possessives taken for plurals ("What is Caroline's identity?"); with
-    # LIST as it is, 0.3 / 40: 0.8280 / 0.7865 (multi-hop 0.5777 / 0.4627, open-domain on tune 0.425), all six 0.8138
-    # (multi-hop 0.4928 -> 0.5369, single-hop 0.9281 -> 0.9250, temporal 0.8954 -> 0.8926; asking 0.4 the same, asking
-    # under 10 words 0.8137, temporal 0.8898). Tried and left out for list questions: a turn losing a share for each better turn of its session
-    # (0.85: 0.8172 / 0.7718; 0.7: 0.8036 / 0.7639); a larger fact share (0.2: 0.8269 / 0.7869; 0.3: 0.8263 / 0.7858);
-    # the topic matched against the speakers' own turns too, captions and all (0.1 of the top 20: 0.8284 / 0.7881;
-    # 0.2 of 40: 0.8289 / 0.7848; 0.1 for every question: 0.8226 / 0.7914, temporal on tune 0.946 -> 0.931).
-    list_scoped: float = 0.3
-    list_scoped_top: int = 40
+    # Tried and left out: a list question (a plural within four words of what / which) matching its topic against
+    # the named speakers' 40 closest own facts at 0.3 instead of 20 at 0.1. Recall@10 tune / held 0.8269 / 0.7825 ->
+    # 0.8280 / 0.7865, all six 0.8118 -> 0.8138 (multi-hop 0.5207 -> 0.5369), but the reader's F1 on all six
+    # (`eval --mode qa --model reader`, shipped critic) fell 0.3368 -> 0.3261, multi-hop 0.2339 -> 0.1911: the critic
+    # abstained on 27 multi-hop questions against 10. (Without the asking discount F1 was 0.3378, multi-hop 0.2286.)
+    # 0.2 / 20 -> 0.8276 / 0.7819; 0.1 / 40 -> 0.8238 / 0.7831; 0.2 / 40 -> 0.8284 / 0.7869; 0.3 / 80 -> 0.8264 /
+    # 0.7807; 0.4 / 60 -> 0.8226 / 0.7784. Also for list questions: a turn losing a share for each better turn of its
+    # session (0.85: 0.8172 / 0.7718; 0.7: 0.8036 / 0.7639); a larger fact share (0.2: 0.8269 / 0.7869); the topic
+    # matched against the speakers' own turns too, captions and all (0.1 of the top 20: 0.8284 / 0.7881; 0.1 for every
+    # question: 0.8226 / 0.7914, temporal on tune 0.946 -> 0.931).
     date_named: float = 0.3
     date_after_days: int = 31  # people talk about what happened after it happened
     neighbours: float = 0.2
@@ -132,7 +126,7 @@ def associative_search(view, query: str, k: int, filters: Filters | None = None,
     if weights.point:
         _add_points(view, query, scores, weights)
     if scoped:
-        _add_speaker_facts(view, scoped, topic_vector, scores, scoped_weights(query, weights))
+        _add_speaker_facts(view, scoped, topic_vector, scores, weights)
     _weigh_history(view, query, scores, weights)
     if WHEN.search(query):
         for fact in facts.values():
@@ -147,7 +141,7 @@ def associative_search(view, query: str, k: int, filters: Filters | None = None,
     if weights.kind:
         _lift_asked_kinds(view, query, scores, weights)
     if weights.asking:
-        _discount_asking(scores, turns, k, filters, weights)
+        _discount_asking(scores, turns, weights)
     return top_hits(scores, turns, query, k, view.namespace, filters)
 
 
@@ -276,26 +270,12 @@ def _lift_asked_kinds(view, query: str, scores: dict[int, float], w: Weights) ->
         scores[seq] += value
 
 
-def scoped_weights(query: str, w: Weights) -> Weights:
-    """A list question's answers are many of the speaker's own facts: it looks further among them."""
-    return replace(w, scoped=w.list_scoped, scoped_top=w.list_scoped_top) if LIST.search(query) else w
-
-
-def _discount_asking(scores: dict[int, float], turns: dict, k: int, filters: Filters | None, w: Weights) -> None:
+def _discount_asking(scores: dict[int, float], turns: dict, w: Weights) -> None:
     """A turn that says almost nothing but asks or reacts ("Cool! What type of music do you play?") holds no
-    answer, yet shares the question's words: it keeps a share of its score (after passing it to its neighbours).
-
-    A discount only lowers a score, so turns are looked at best first until k of those the filters admit score
-    more than the next one could: at 100k turns, splitting every candidate's sentences was 28 ms a search."""
-    best: list[float] = []  # a min-heap of the k best scores, after discounting, of the admitted turns looked at
-    for seq in sorted((s for s in scores if s in turns), key=lambda s: -scores[s]):
-        if len(best) == k and best[0] > scores[seq]:
-            return
-        turn = turns[seq]
-        if "?" in turn.text and said_words(turn) < w.asking_words:
+    answer, yet shares the question's words: it keeps a share of its score (after passing it to its neighbours)."""
+    for seq, turn in turns.items():
+        if seq in scores and "?" in turn.text and said_words(turn) < w.asking_words:
             scores[seq] *= 1.0 - w.asking
-        if filters is None or filters.admits(turn):
-            (heapq.heappush if len(best) < k else heapq.heappushpop)(best, scores[seq])
 
 
 def said_words(turn) -> int:
