@@ -10,6 +10,7 @@ support (HGMem's local investigation). The weights were set on LoCoMo dev
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ def associative_search(view, query: str, k: int, filters: Filters | None = None,
     if weights.kind:
         _lift_asked_kinds(view, query, scores, weights)
     if weights.asking:
-        _discount_asking(scores, turns, weights)
+        _discount_asking(scores, turns, k, filters, weights)
     return top_hits(scores, turns, query, k, view.namespace, filters)
 
 
@@ -270,12 +271,21 @@ def _lift_asked_kinds(view, query: str, scores: dict[int, float], w: Weights) ->
         scores[seq] += value
 
 
-def _discount_asking(scores: dict[int, float], turns: dict, w: Weights) -> None:
+def _discount_asking(scores: dict[int, float], turns: dict, k: int, filters: Filters | None, w: Weights) -> None:
     """A turn that says almost nothing but asks or reacts ("Cool! What type of music do you play?") holds no
-    answer, yet shares the question's words: it keeps a share of its score (after passing it to its neighbours)."""
-    for seq, turn in turns.items():
-        if seq in scores and "?" in turn.text and said_words(turn) < w.asking_words:
+    answer, yet shares the question's words: it keeps a share of its score (after passing it to its neighbours).
+
+    A discount only lowers a score, so turns are looked at best first until k of those the filters admit score
+    more than the next one could: at 100k turns, splitting every candidate's sentences was 28 ms a search."""
+    best: list[float] = []  # a min-heap of the k best scores, after discounting, of the admitted turns looked at
+    for seq in sorted((s for s in scores if s in turns), key=lambda s: -scores[s]):
+        if len(best) == k and best[0] > scores[seq]:
+            return
+        turn = turns[seq]
+        if "?" in turn.text and said_words(turn) < w.asking_words:
             scores[seq] *= 1.0 - w.asking
+        if filters is None or filters.admits(turn):
+            (heapq.heappush if len(best) < k else heapq.heappushpop)(best, scores[seq])
 
 
 def said_words(turn) -> int:

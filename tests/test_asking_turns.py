@@ -4,9 +4,12 @@ question's words but holds no answer, and gives way to the turn that tells."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperloom.memory.log import Turn
-from hyperloom.retrieval.associative import Weights, associative_search, said_words
+from hyperloom.retrieval.associative import Weights, _discount_asking, associative_search, said_words
+from hyperloom.retrieval.search import Filters, top_hits
 
 
 def _turns(lines, caption: str | None = None) -> list[Turn]:
@@ -46,3 +49,24 @@ def test_the_asking_turn_ranks_below_the_answer(music, question: str) -> None:
     ranked = [h.turn_id for h in associative_search(music, question, 4)]
     assert undiscounted[0] == "D1:2"  # Ada's own question shares every word of this one
     assert ranked[0] == "D1:4"  # "I play classical music too, the cello..."
+
+
+_TEXTS = ("Cool! What do you play?", "I play the cello every Tuesday with Ines.", "Nice?", "Where? I moved to Porto last spring, near the river.")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.lists(st.tuples(st.floats(0.01, 2.0), st.sampled_from(_TEXTS), st.sampled_from(["Maya", "Jonas"])), min_size=1, max_size=40),
+    k=st.integers(1, 12),
+    only=st.sampled_from([None, "Maya"]),
+)
+def test_discounting_the_likeliest_turns_alone_gives_the_same_hits(raw, k: int, only: str | None) -> None:
+    """The discount looks only at the turns that could still reach the k best; the hits are those of
+    discounting every candidate."""
+    turns = {seq: Turn(f"t{seq}", text, speaker, seq=seq, position=seq) for seq, (_, text, speaker) in enumerate(raw)}
+    scores = {seq: score for seq, (score, _, _) in enumerate(raw)}
+    filters, w = (Filters(speaker=only) if only else None), Weights()
+    everyone = {seq: s * (1 - w.asking) if "?" in turns[seq].text and said_words(turns[seq]) < w.asking_words else s for seq, s in scores.items()}
+    lazy = dict(scores)
+    _discount_asking(lazy, turns, k, filters, w)
+    assert top_hits(lazy, turns, "play", k, "ns", filters) == top_hits(everyone, turns, "play", k, "ns", filters)
