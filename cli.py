@@ -1,4 +1,4 @@
-"""The `hyperloom` command: chat, demo, ingest, search, forget, reindex, migrate, doctor (and `eval`, in evals/cli.py)."""
+"""The `hyperloom` command: chat, ask, demo, ingest, search, forget, reindex, migrate, doctor (and `eval`, in evals/cli.py)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,37 @@ def search(
             print(json.dumps({"turn_id": h.turn_id, "score": round(h.score, 4), "speaker": h.speaker, "time": h.time, "text": h.text, "spans": spans}, ensure_ascii=False))
         return
     print_hits(hits, query)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, about what the namespace remembers.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="reader (default: no LLM, offline), local/smollm2, none, or any litellm model.")] = None,
+    speaker: Annotated[Optional[str], typer.Option(help="Who is asking (\"Where do I live?\" is about them); default: user.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer and its citations as one JSON object.")] = False,
+    home: HomeOpt = None,
+    namespace: NamespaceOpt = None,
+    config_file: ConfigOpt = None,
+) -> None:
+    """Answer one question from memory, with the quotes it rests on (nothing is remembered of the asking)."""
+    config = settings(home, namespace, config_file, **({"model": model} if model else {}))
+    with open_agent(config) as agent:
+        answer = agent.ask(question, speaker=speaker)
+        said = {c.turn_id: agent.turn(c.turn_id).text for c in answer.citations}
+    if as_json:
+        quotes = [{"turn_id": c.turn_id, "start": c.start, "end": c.end, "quote": c.quote, "speaker": c.speaker, "time": c.time} for c in answer.citations]
+        print(json.dumps({"answer": answer.text, "confidence": answer.confidence, "citations": quotes, "notice": answer.notice}, ensure_ascii=False))
+        return
+    out.print(Text.assemble((answer.text, "bold"), (f"  {answer.confidence}" if answer.confidence else "", "dim italic")))
+    for i, turn_id in enumerate(said, 1):  # each turn quoted, once, with its quotes marked in it
+        quotes = [c for c in answer.citations if c.turn_id == turn_id]
+        turn = Text(said[turn_id], style="italic")
+        for c in quotes:
+            turn.stylize("bold reverse", c.start, c.end)
+        out.print(Text.assemble((f"  [{i}] ", "dim"), (turn_id, "cyan"), f"  {quotes[0].speaker}", (f"  {(quotes[0].time or '')[:10]}", "dim")))
+        out.print(Text("      ") + turn)
+    if answer.notice:
+        say("note", "yellow", answer.notice)
 
 
 def print_hits(hits, query: str) -> None:

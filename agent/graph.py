@@ -1,4 +1,5 @@
-"""The agent's StateGraph: rewrite → retrieve → critic ⟲ → pack → answer → verify → memorize.
+"""The agent's StateGraph: rewrite → retrieve → critic ⟲ → pack → answer → verify → memorize (a line that
+tells rather than asks: note → memorize).
 
 Nodes are plain functions of (state, runtime); the per-run `Context` (store, model,
 critic) comes through LangGraph's runtime context, so the state stays JSON.
@@ -33,6 +34,8 @@ from hyperloom.retrieval.pack import pack as pack_evidence
 
 HISTORY = 8  # lines of the session read back for pronoun resolution
 NO_ANSWER = "No information available."
+NOTED = "Noted."
+NOT_KEPT = "That asks nothing, and this question is not remembered: tell it in a chat to have it kept."
 
 Node = Callable[[State, Runtime[Context]], dict]
 
@@ -45,8 +48,8 @@ def _timed(stage: str) -> Callable[[Node], Node]:
         def run(state: State, runtime: Runtime[Context]) -> dict:
             started = time.perf_counter()
             update = node(state, runtime)
-            # rewrite starts a run: timings of the thread's previous question do not carry over
-            timings = {} if stage == "rewrite" else dict(state.get("timings") or {})
+            # rewrite (or note) starts a run: timings of the thread's previous question do not carry over
+            timings = {} if stage in ("rewrite", "note") else dict(state.get("timings") or {})
             timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000
             return {**update, "timings": timings}
 
@@ -62,7 +65,23 @@ def rewrite(state: State, runtime: Runtime[Context]) -> dict:
     queries = rewrite_question(state["question"], speaker=ctx.speaker, speakers=speakers, history=state.get("history") or [], now=_now(ctx))
     # A compound question is answered part by part; "who teaches him?" means whom the whole question named.
     parts = [rewrite_question(p, speaker=ctx.speaker, speakers=speakers, history=[f"{ctx.speaker}: {queries[0]}"], now=_now(ctx))[0] for p in queries[1:]]
-    return {"query": queries[0], "queries": queries, "parts": parts or [queries[0]], "kind": "initial", "answer_type": answer_type(state["question"]), "evidence": [], "shape": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": [], "fallback": None, "confidence": None}
+    return {**_fresh(), "query": queries[0], "queries": queries, "parts": parts or [queries[0]], "answer_type": answer_type(state["question"])}
+
+
+def _fresh() -> dict:
+    """What a run starts from: nothing of the thread's previous question carries over."""
+    return {"kind": "initial", "evidence": [], "shape": [], "rounds": [], "notices": [], "timings": {}, "text": "", "citations": [], "draft_citations": [], "fallback": None, "confidence": None}
+
+
+def asks(state: State) -> str:
+    return "rewrite" if is_question(state["question"]) else "note"
+
+
+@_timed("note")
+def note(state: State, runtime: Runtime[Context]) -> dict:
+    """A line that tells rather than asks ("I moved to Porto.") is not searched for: memorize keeps it as
+    evidence for later questions, and the agent says it took note. Without remembering, nothing is kept."""
+    return {**_fresh(), "query": state["question"], "queries": [state["question"]], "parts": [state["question"]], "answer_type": "", "text": NOTED if runtime.context.remember else NOT_KEPT}
 
 
 @_timed("retrieve")
@@ -185,9 +204,10 @@ def route(state: State) -> str:
 def build() -> StateGraph:
     """The uncompiled graph (`Agent` compiles it, with no checkpointer)."""
     graph = StateGraph(State, context_schema=Context)
-    for node in (rewrite, retrieve, critic, pack, answer, verify, memorize):
+    for node in (note, rewrite, retrieve, critic, pack, answer, verify, memorize):
         graph.add_node(node.__name__, node)
-    graph.add_edge(START, "rewrite")
+    graph.add_conditional_edges(START, asks, {"rewrite": "rewrite", "note": "note"})
+    graph.add_edge("note", "memorize")
     graph.add_edge("rewrite", "retrieve")
     graph.add_edge("retrieve", "critic")
     graph.add_conditional_edges("critic", route, {"retrieve": "retrieve", "pack": "pack"})

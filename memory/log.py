@@ -396,10 +396,20 @@ def is_evidence(turn: Turn) -> bool:
     return turn.role not in NOT_EVIDENCE
 
 
+# How a line typed to the agent asks: a question mark, a wh-word or auxiliary first, or a request ("Tell me
+# about Pixel", "please list the cities"). Request verbs are a closed class, so a list serves.
+_ASKS = re.compile(
+    r"(please\s+)?(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|should|have|has|had"
+    r"|tell|list|name|describe|remind|show|give|summari[sz]e|recap|explain|recall|find|quote|repeat)\b",
+    re.IGNORECASE,
+)
+
+
 def is_question(text: str) -> bool:
-    """A line typed to the agent that asks rather than tells ("Where do I live?" vs "I moved to Porto.")."""
+    """A line typed to the agent that asks rather than tells ("Where do I live?", "Tell me about Pixel." vs "I moved to Porto.")."""
     stripped = text.strip()
-    return stripped.endswith("?") or bool(re.match(r"(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|should|have|has|had)\b", stripped, re.IGNORECASE))
+    # A line with no words tells nothing to keep: it is asked, and gets "No information available."
+    return stripped.endswith("?") or bool(_ASKS.match(stripped)) or not any(c.isalnum() for c in stripped)
 
 
 def validate_namespace(name: object) -> str:

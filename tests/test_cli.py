@@ -47,6 +47,16 @@ def test_ingest_then_search_json_spans_are_exact(tmp_path: Path) -> None:
             assert hit["text"][span["start"] : span["end"]] == span["text"]
 
 
+def test_ask_says_the_answer_then_the_turn_it_quotes(tmp_path: Path) -> None:
+    assert run("ingest", str(sample_path()), "-n", "me", home=tmp_path).returncode == 0
+    said = json.loads(run("ask", "What instrument is Jonas learning?", "--json", "-n", "me", home=tmp_path).stdout)
+    assert said["answer"] == "cello" and said["confidence"] in ("sure", "likely", "unsure")
+    assert [(c["turn_id"], c["quote"], c["speaker"]) for c in said["citations"]] == [("s1:6", "cello", "Jonas")]
+    shown = run("ask", "What instrument is Jonas learning?", "-n", "me", home=tmp_path).stdout
+    assert shown.startswith("cello") and "s1:6  Jonas  2024-03-02" in shown and "a teacher called Ines." in shown
+    assert "What instrument" not in run("search", "instrument", "--json", "-n", "me", home=tmp_path).stdout  # asking kept nothing
+
+
 def test_reindex_gives_the_same_results(tmp_path: Path) -> None:
     run("ingest", str(sample_path()), home=tmp_path)
     before = run("search", "cello lessons", "--json", home=tmp_path).stdout
@@ -68,6 +78,7 @@ def test_eval_locomo_writes_the_report(tmp_path: Path) -> None:
     [
         (("ingest", "/nonexistent/conversation.json"), "does not exist"),
         (("search", "   "), "query is empty"),
+        (("ask", "   "), "question is empty"),
         (("eval", "locomo", "/nonexistent/locomo10.json"), "snap-research/locomo"),
         (("eval", "locomo", "x.json", "--k", "5,ten"), "not a comma-separated list"),
         (("eval", "locomo", str(sample_path()), "--mode", "qa", "--model", "nope/x"), "Unknown model"),

@@ -83,6 +83,20 @@ def test_questions_and_answers_are_logged_but_never_evidence(tmp_path: Path, emb
         assert {h.text for h in found} == {"I moved to Porto last week."}
 
 
+def test_a_line_that_tells_is_noted_and_answers_later_questions(tmp_path: Path, embedder) -> None:
+    """What the user states is kept as evidence and acknowledged, not searched for; a request is asked."""
+    with open_agent(tmp_path / "home", embedder=embedder) as agent:
+        told = agent.chat("I moved to Berlin last week.")
+        assert told.text == "Noted." and told.citations == [] and told.rounds == 0
+        asked = agent.chat("Where do I live?")
+        assert asked.text == "Berlin" and [c.quote for c in asked.citations] == ["I moved to Berlin last week."]
+        request = agent.chat("Tell me where I live")
+        assert request.rounds >= 1 and request.text != "Noted."
+        assert [t.role for t in agent.turns()][:2] == ["user", "assistant"]
+        unkept = agent.ask("I have a dog called Rex.")
+        assert unkept.text.startswith("That asks nothing") and all("Rex" not in t.text for t in agent.turns())
+
+
 def test_a_forget_in_a_fresh_process_rebuilds_nothing(tmp_path: Path, embedder) -> None:
     home = tmp_path / "home"
     with open_agent(home, "demo", embedder=embedder) as agent:
