@@ -372,7 +372,7 @@ def _shape(scores: Sequence[float]) -> tuple[float, ...]:
     s[: len(top)] = top
     if len(top) < DEEP:  # a ranking known only 8 deep (or a small memory): the rest as the 8th
         s[len(top):] = top[-1] if len(top) else 0.0
-    head = s[:8]
+    head = np.clip(s[:8], 0.0, None)  # a question of no content can rank turns below zero: no share is negative
     share = head / head.sum() if head.sum() > 0 else np.full(8, 1 / 8)
     entropy = float(-(share * np.log(share + 1e-9)).sum() / np.log(8))
     return float(s[0]), float(s[0] - s[7]), entropy, float(s[0] - s[-1]), float(s[:7].sum() / s.sum()) if s.sum() > 0 else 0.0

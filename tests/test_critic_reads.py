@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from hyperloom import Agent
-from hyperloom.agent.critic import FEATURES, REFIT, Confidence, CriticWeightsError, Evidence, FixedCritic, LogisticCritic, default_critic, features, judge, read_signals
+from hyperloom.agent.critic import FEATURES, REFIT, Confidence, CriticWeightsError, Evidence, FixedCritic, LogisticCritic, _shape, default_critic, features, judge, read_signals
 from hyperloom.agent.practice import MIN_QUESTIONS, Forms, PracticeError, Rows, fit, form_of, questions, shape
 from hyperloom.memory.formats import Conversation
 from hyperloom.memory.log import Session, Turn
@@ -303,3 +304,10 @@ def test_abstaining_on_another_speaker_s_account_can_be_switched_off_in_the_weig
     assert quiet.abstain_on_others is False and LogisticCritic.load().abstain_on_others is True
     asked = Evidence("When did Caroline buy a cello?", EVIDENCE, [1.9, 1.4, 1.2], 1, last=True)
     assert judge(LogisticCritic.load(), asked).abstain and not judge(quiet, asked).abstain
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-2.0, max_value=2.0), max_size=40))
+def test_the_score_shape_is_finite_for_any_ranking(scores: list[float]) -> None:
+    """A question of no content ("why why why …") can rank turns below zero; the critic still reads a shape."""
+    assert np.isfinite(_shape(sorted(scores, reverse=True))).all()
