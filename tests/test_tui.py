@@ -46,7 +46,8 @@ async def test_ask_streams_an_answer_with_verified_citations(agent):
         await until(pilot, answered(app))
         reply = messages(app, "assistant")[-1]
         assert reply._streamed == "Porto"  # the draft arrived as streamed chunks
-        assert reply.text.startswith("Porto") and "`s3:1`" in reply.text
+        # The short answer first, then the sentence it came from, who said it and when
+        assert reply.text.startswith("**Porto**") and "[1] Maya, 20 July 2024: “Guess what: I moved to Porto two weeks ago" in reply.text
         items = list(app.chat.evidence.query(CitationItem))
         assert [i.citation.turn_id for i in items] == ["s3:1"]
         for item in items:
@@ -68,7 +69,7 @@ async def test_the_critics_word_stands_dim_beside_the_answer(tmp_path, embedder,
             await ask(pilot, "Where does Maya live now?")
             reply = messages(app, "assistant")[-1]
             word = reply.query_one(".confidence")
-            assert reply.text.startswith("Porto") and reply.confidence == app.chat.last_answer.confidence == "sure"
+            assert reply.text.startswith("**Porto**") and reply.confidence == app.chat.last_answer.confidence == "sure"
             assert word.display and str(word.render()) == "sure" and word.region.y == reply.body.region.y  # on the answer's line
     finally:
         reader.close()

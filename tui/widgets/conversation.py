@@ -6,6 +6,10 @@ the screen decides what a finished or failed answer means for the rest of the UI
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from datetime import datetime
+
 from textual import on, work
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -14,6 +18,7 @@ from textual.widgets._markdown import MarkdownStream
 from textual.worker import get_current_worker
 
 from hyperloom import Agent, Answer, HyperloomError
+from hyperloom.retrieval.spans import sentences
 
 
 class ChatMessage(Static):
@@ -84,15 +89,37 @@ CONFIDENCE = {  # what each word means (agent/critic.py Confidence: calibrated P
 }
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The final answer, with a numbered reference per citation and any notice the agent gave."""
-    refs = " ".join(f"[{i}] `{c.turn_id}`" for i, c in enumerate(answer.citations, 1))
-    parts = [answer.text or "_(no answer)_"]
-    if refs:
-        parts.append(f"*Evidence:* {refs}")
+def answer_markdown(answer: Answer, said: Callable[[str], str | None] = lambda turn_id: None) -> str:
+    """The short answer first, then each sentence it was quoted from, with who said it and when, numbered as
+    the evidence panel numbers its citations; then any notice. `said(turn_id)` is the turn's text (None: gone)."""
+    parts = [f"**{escape(answer.text)}**" if answer.text else "_(no answer)_"]
+    shown: set[tuple[str, int]] = set()
+    for i, c in enumerate(answer.citations, 1):
+        text = said(c.turn_id)
+        start, end = next(((a, b) for a, b in sentences(text) if a <= c.start < b), (c.start, c.end)) if text else (c.start, c.end)
+        if (c.turn_id, start) in shown:  # two quotes of one sentence ("cello; Ines"): the sentence once
+            continue
+        shown.add((c.turn_id, start))
+        quote = text[start:end] if text else c.quote
+        said_as = f"[{i}] {escape(c.speaker or '?')}, {_day(c.time)}"
+        # An answer made of whole sentences (a scene's summary) is not quoted a second time.
+        parts.append(said_as if quote in answer.text else f"{said_as}: “{escape(quote)}”")
     if answer.notice:
-        parts.append(f"> {answer.notice}")
+        parts.append(f"> {escape(answer.notice)}")
     return "\n\n".join(parts)
+
+
+def _day(time: str | None) -> str:
+    """'2024-03-02T…' as '2 March 2024'."""
+    try:
+        return datetime.fromisoformat(time).strftime("%-d %B %Y") if time else "undated"
+    except ValueError:
+        return time or "undated"
+
+
+def escape(text: str) -> str:
+    """Said text shown as itself: Markdown's punctuation escaped, so '*' or '#' in a turn stays a character."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~])", r"\\\1", text)
 
 
 class Conversation(VerticalScroll):
@@ -180,7 +207,7 @@ class Conversation(VerticalScroll):
     async def show_verified_answer(self, event: AnswerComplete) -> None:
         if self.pending is not None and self.pending[1] is event.message:
             self.pending = None
-        await event.message.finish(answer_markdown(event.answer), event.answer.confidence)
+        await event.message.finish(answer_markdown(event.answer, self._said), event.answer.confidence)
         self.scroll_end(animate=False)
 
     @on(AnswerFailed)
@@ -189,6 +216,12 @@ class Conversation(VerticalScroll):
             for message in self.pending:
                 await message.remove()
             self.pending = None
+
+    def _said(self, turn_id: str) -> str | None:
+        try:
+            return self.agent.turn(turn_id).text
+        except HyperloomError:  # forgotten since
+            return None
 
     def clear(self) -> None:
         self.pending = None
