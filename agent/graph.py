@@ -65,7 +65,7 @@ def rewrite(state: State, runtime: Runtime[Context]) -> dict:
     queries = rewrite_question(state["question"], speaker=ctx.speaker, speakers=speakers, history=state.get("history") or [], now=_now(ctx))
     # A compound question is answered part by part; "who teaches him?" means whom the whole question named.
     parts = [rewrite_question(p, speaker=ctx.speaker, speakers=speakers, history=[f"{ctx.speaker}: {queries[0]}"], now=_now(ctx))[0] for p in queries[1:]]
-    return {**_fresh(), "query": queries[0], "queries": queries, "parts": parts or [queries[0]], "answer_type": answer_type(state["question"])}
+    return {**_fresh(), "query": queries[0], "queries": queries, "parts": parts or [queries[0]], "answer_type": answer_type(queries[0])}
 
 
 def _fresh() -> dict:

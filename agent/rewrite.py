@@ -27,9 +27,31 @@ _THIRD_PERSON = re.compile(r"\b(he|she|him|her|his|hers)\b", re.IGNORECASE)
 _SPLIT = re.compile(r"\?\s+(?=\S)|\s+and\s+(?=(?:what|when|where|who|whom|which|why|how)\b)", re.IGNORECASE)
 
 
+# A request is asked as the question it stands for (memory/log.py is_question tells requests from statements).
+_REQUEST = re.compile(r"(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:(?:tell|remind|show)\s+(?:me|us)(?:\s+about)?|describe|explain)\s+", re.IGNORECASE)
+_WH = re.compile(r"(?:who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+# "what Jonas is learning": the auxiliary goes back before the subject (a name or a short noun phrase).
+_AUX_AFTER = re.compile(r"(who|whom|whose|what|which|when|where|why|how(?:\s+\w+)?)\s+((?:\S+\s+){0,5}?\S+)\s+(is|was|are|were|has|have|had|can|could|will|would)\b\s*(.*)", re.IGNORECASE)
+
+
+def as_question(text: str) -> str:
+    """"Tell me who Pixel is" -> "Who is Pixel?"; "Tell me about Pixel" -> "Who is Pixel?" (a name) and
+    "Describe the fig tree" -> "What is the fig tree?"; any other line as it is."""
+    request = _REQUEST.match(text.strip())
+    rest = text.strip()[request.end() :].strip(" .?!") if request else ""
+    if not rest:
+        return text
+    if _WH.match(rest):  # an embedded question
+        aux = _AUX_AFTER.fullmatch(rest)
+        asked = " ".join(w for w in (aux[1], aux[3], aux[2], aux[4]) if w) if aux else rest
+    else:
+        asked = f"{'Who' if rest[0].isupper() else 'What'} is {rest}"
+    return asked[0].upper() + asked[1:] + "?"
+
+
 def rewrite(question: str, *, speaker: str | None, speakers: Sequence[str], history: Sequence[str] = (), now: datetime | None = None) -> list[str]:
     """The rewritten question first, then its parts when it asks several things."""
-    query = question.strip()
+    query = as_question(question.strip())
     if speaker and speaker.lower() in {s.lower() for s in speakers}:
         for pattern, template in _FIRST_PERSON:
             query = pattern.sub(lambda m, t=template: m.expand(t.format(name=speaker)), query)

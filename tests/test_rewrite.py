@@ -36,6 +36,24 @@ def test_relative_dates_become_absolute() -> None:
     assert query == "What did Maya do yesterday (7 May 2023)?"
 
 
+@pytest.mark.parametrize(
+    "request_, question",
+    [
+        ("Tell me who Pixel is", "Who is Pixel?"),
+        ("Tell me about Pixel.", "Who is Pixel?"),
+        ("Describe the fig tree", "What is the fig tree?"),
+        ("Can you tell me what Jonas is learning?", "What is Jonas learning?"),
+        ("Tell me what the name of Maya's cat is", "What is the name of Maya's cat?"),
+        ("Please remind me where Maya lives", "Where Maya lives?"),
+        ("Tell me who is teaching Jonas", "Who is teaching Jonas?"),
+        ("Where is Pixel?", "Where is Pixel?"),
+        ("Tell me", "Tell me"),
+    ],
+)
+def test_a_request_is_asked_as_the_question_it_stands_for(request_: str, question: str) -> None:
+    assert rewrite(request_, speaker=None, speakers=[])[0] == question
+
+
 def test_compound_question_is_split() -> None:
     queries = rewrite("Where did Maya move and when did Jonas run his race?", speaker=None, speakers=SPEAKERS)
     assert queries[1:] == ["Where did Maya move?", "when did Jonas run his race?"]
