@@ -35,6 +35,7 @@ Write = Callable[[str], None]
 LOCAL_LOOK = 5  # evidence turns a small local model reads: its prefill is most of the time to first token
 QUOTE_TOKENS = 16  # answers are short; a long quote is a copied turn, not an answer
 NO_ANSWER = "No information available."
+NOT_ENGLISH = "The reader reads questions in English: ask in English, or answer with an LLM (--model, or /model in the chat)."
 
 
 class Answerer:
@@ -60,9 +61,13 @@ class Reader(Answerer):
         self._weights = Weights.load(weights) if weights else shipped_weights()
 
     def answer(self, state: State, ctx: Context, write: Write) -> dict:
-        from hyperloom.agent.question import keeps_replaced
+        from hyperloom.agent.question import is_english, keeps_replaced
         from hyperloom.agent.reader import read
 
+        if not is_english(state["question"]):  # its parser and WordNet are English: a guess would be noise
+            write(NO_ANSWER)
+            return {"text": NO_ANSWER, "draft_citations": [], "reading": {"abstained": True, "by": "language"}, "confidence": None,
+                    "notices": [*(state.get("notices") or []), NOT_ENGLISH]}
         if is_topic_question(state["question"]) and (said := _topics(state, ctx, write)):
             return said
         hits = sorted((hit_from_dict(d) for d in state["packed"]), key=lambda h: -h.score)

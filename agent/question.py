@@ -90,6 +90,19 @@ def content_words(text: str) -> set[str]:
     return {w for w in words(text) if w not in _STOP}
 
 
+def is_english(question: str) -> bool:
+    """Whether the reader can read the question: at least half of its words, names aside, are English function
+    words (spaCy's stop list) or WordNet nouns. "Wo wohnt Maya?" is not; a question of names only is given the benefit."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from hyperloom.agent.nlp import wordnet
+
+    found = [re.split(r"['’]", w)[0] for w in _WORD.findall(question)]  # "what's" -> what
+    said = [w.lower() for w in found if w.lower() in STOP_WORDS or not w[:1].isupper()]  # a capital word not a function word: a name
+    known = sum(w in STOP_WORDS or bool(wordnet().synsets(w)) for w in said)
+    return not said or known * 2 >= len(said)
+
+
 @lru_cache(maxsize=4096)
 def analyse(question: str) -> Analysis:
     """The expected answer of one question (a single question: split compound ones first)."""

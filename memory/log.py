@@ -409,7 +409,7 @@ def is_question(text: str) -> bool:
     """A line typed to the agent that asks rather than tells ("Where do I live?", "Tell me about Pixel." vs "I moved to Porto.")."""
     stripped = text.strip()
     # A line with no words tells nothing to keep: it is asked, and gets "No information available."
-    return stripped.endswith("?") or bool(_ASKS.match(stripped)) or not any(c.isalnum() for c in stripped)
+    return stripped.endswith(("?", "？", "؟")) or stripped.startswith("¿") or bool(_ASKS.match(stripped)) or not any(c.isalnum() for c in stripped)
 
 
 def validate_namespace(name: object) -> str:

@@ -55,6 +55,14 @@ def test_odd_questions_get_an_answer_or_no_information_never_an_exception(demo: 
     assert isinstance(answer.text, str) and answer.text
 
 
+@pytest.mark.parametrize("question", ["Wo wohnt Maya?", "¿Dónde vive Maya ahora?", "マヤはどこに住んでいますか？"])
+def test_a_question_in_another_language_is_not_guessed_at(demo: Agent, question: str) -> None:
+    """The reader's parser and WordNet are English: it says so, rather than answering 'Douro' to 'Wo wohnt Maya?'."""
+    answer = demo.ask(question)
+    assert answer.text == "No information available." and answer.citations == [] and "in English" in answer.notice
+    assert demo.ask("Where does Maya live now?").text == "Porto"
+
+
 @pytest.mark.parametrize(("question", "said"), [("What did they talk about first?", "2024-03"), ("What did Maya and Jonas talk about in October?", "2024-10")])
 def test_what_was_talked_about_is_answered_from_the_scenes_of_that_period(demo: Agent, question: str, said: str) -> None:
     answer = demo.ask(question)
