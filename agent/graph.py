@@ -35,7 +35,7 @@ from hyperloom.retrieval.pack import pack as pack_evidence
 HISTORY = 8  # lines of the session read back for pronoun resolution
 NO_ANSWER = "No information available."
 NOTED = "Noted."
-NOT_KEPT = "That asks nothing, and this question is not remembered: tell it in a chat to have it kept."
+NOT_KEPT = "That is not a question, and asking keeps nothing: to have it remembered, say it in a chat or remember it."
 
 Node = Callable[[State, Runtime[Context]], dict]
 

@@ -94,7 +94,7 @@ def test_a_line_that_tells_is_noted_and_answers_later_questions(tmp_path: Path, 
         assert request.rounds >= 1 and request.text != "Noted."
         assert [t.role for t in agent.turns()][:2] == ["user", "assistant"]
         unkept = agent.ask("I have a dog called Rex.")
-        assert unkept.text.startswith("That asks nothing") and all("Rex" not in t.text for t in agent.turns())
+        assert unkept.text.startswith("That is not a question") and all("Rex" not in t.text for t in agent.turns())
 
 
 def test_a_forget_in_a_fresh_process_rebuilds_nothing(tmp_path: Path, embedder) -> None:
