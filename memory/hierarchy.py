@@ -191,6 +191,19 @@ class Hierarchy:
         with self.log.lock:
             return self.log.db.execute("SELECT id, turn_seq FROM facts WHERE namespace = ? AND speaker = ? ORDER BY position", (namespace, speaker)).fetchall()
 
+    def session_starts(self, namespace: str, sessions: Iterable[str]) -> dict[str, int]:
+        """The position of each session's first turn with facts (a fact's position is its turn's times 1,000 plus its
+        sentence): the agent's own questions and answers hold no facts, so a session opens with what a person said."""
+        sessions = sorted(set(sessions))
+        out: dict[str, int] = {}
+        with self.log.lock:
+            for chunk in _chunks(sessions):
+                rows = self.log.db.execute(
+                    f"SELECT session, min(position) FROM facts WHERE namespace = ? AND session IN ({','.join('?' * len(chunk))}) GROUP BY session", (namespace, *chunk)
+                ).fetchall()
+                out.update((session, first // 1000) for session, first in rows)
+        return out
+
     def with_attribute(self, namespace: str, attribute: str, speaker: str | None = None) -> list[Fact]:
         """Facts stating an attribute (residence, workplace), of one speaker if given: a search asks about one
         person's, and all of them at 100k turns were 386 rows (7 ms) where that person's are 24 (0.6 ms)."""

@@ -90,6 +90,10 @@ class MemoryView:
         """(id, summary, first time, last time) of every scene, in conversation order."""
         return self._store.hierarchy.scenes(self.namespace)
 
+    def session_starts(self, sessions: Iterable[str]) -> dict[str, int]:
+        """session -> the position of its first turn with facts."""
+        return self._store.hierarchy.session_starts(self.namespace, sessions)
+
     def with_attribute(self, attribute: str, speaker: str | None = None) -> list[Fact]:
         return self._store.hierarchy.with_attribute(self.namespace, attribute, speaker)
 

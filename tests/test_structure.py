@@ -194,7 +194,9 @@ def test_a_reply_inherits_from_the_turn_it_answers_in_its_session(store: MemoryS
         [Turn("f", "I write letters to my third cousin.", "Bo", session="s0"), Turn("q", "Is that your third screenplay, Bo?", "Ada", session="s1"), Turn("r", "Yep! It is about loss and home.", "Bo", session="s1")],
         "ns",
     )
-    plain = replace(Weights(), asking=0.0)  # "Is that your third screenplay, Bo?" only asks: its own score is discounted after it passes it on
+    # "Is that your third screenplay, Bo?" only asks, and opens its session: its own score is discounted, and lifted
+    # as the session's first turn, after it passes it on
+    plain = replace(Weights(), asking=0.0, opener=0.0)
     alone = {h.turn_id: h.score for h in associative_search(store.view("ns"), "Did Bo write a third screenplay?", 3, weights=replace(plain, neighbours=0))}
     linked = {h.turn_id: h.score for h in associative_search(store.view("ns"), "Did Bo write a third screenplay?", 3, weights=plain)}
     assert linked["r"] == pytest.approx(alone["r"] + Weights().neighbours * alone["q"])
