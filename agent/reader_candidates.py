@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from hyperloom.agent.question import Analysis
-from hyperloom.agent import reader_evidence, reader_span
+from hyperloom.agent import reader_evidence
 from hyperloom.agent.nlp import wordnet
 from hyperloom.agent.question import broad_classes
 from hyperloom.agent.reader_evidence import Passage, passages
@@ -87,8 +87,6 @@ def _candidates(analysis: Analysis, hits: Sequence[Hit]) -> list[Candidate]:
     if out:
         X = np.stack([c.features for c in out])
         aggregate(X, [c.sentence for c in out], [c.span.turn_id for c in out])
-        if reader_span.ENABLED:  # the neural span head's view of each candidate, in the last columns
-            X[:, -len(reader_span.FEATURES):] = reader_span.columns(reader_span.read_passages(reader_span.shipped(), analysis.text, found), out)
         out = [Candidate(c.text, c.span, c.kind, x, c.sentence) for c, x in zip(out, X)]
     return out
 

@@ -16,7 +16,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from hyperloom.agent import reader_span
 from hyperloom.agent.nlp import wordnet
 from hyperloom.agent.question import Analysis, broad_classes, words
 from hyperloom.memory.hierarchy import ATTRIBUTE_QUESTIONS, ATTRIBUTES
@@ -50,7 +49,7 @@ FAR = 6  # dependency-tree distance that counts as unrelated
 @lru_cache(maxsize=1)
 def feature_names() -> tuple[str, ...]:
     crosses = tuple(f"{t}*{k}" for t in TYPES for k in KINDS) + tuple(f"{t}*dep_{d}" for t in TYPES for d in DEPS) + tuple(f"{t}*len{n}" for t in TYPES for n in LENGTHS)
-    return BASE + tuple(f"kind_{k}" for k in KINDS) + tuple(f"dep_{d}" for d in DEPS) + crosses + (reader_span.FEATURES if reader_span.ENABLED else ())
+    return BASE + tuple(f"kind_{k}" for k in KINDS) + tuple(f"dep_{d}" for d in DEPS) + crosses
 
 
 @lru_cache(maxsize=1)

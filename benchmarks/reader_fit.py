@@ -15,10 +15,6 @@
    (leave-one-conversation-out); the list-joining ratio and the abstention threshold are chosen
    inside each fold too. The evidence sentences' parses are cached on disk (spaCy DocBin).
 4. The shipped weights are fitted on every conversation, recording which ones.
-5. `--span` adds the neural span head's columns (`agent/reader_span.py`, `benchmarks/reader_span_fit.py`): 21 heads,
-   so that each conversation's columns come from a head that never read it, nor (as training rows of a ranker scoring
-   another conversation) the conversation being scored; with `--out` the head fitted on every conversation is written
-   next to the weights. The reader uses them only with `reader_span.ENABLED`.
 """
 
 from __future__ import annotations
@@ -110,7 +106,7 @@ def examples(records: list[dict], source: str, cache: Path = CACHE) -> list[Exam
     from hyperloom import agent
 
     code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(agent.__file__).parent.glob("*.py")) if p.name.startswith(("reader", "question")))).hexdigest()[:12]
-    path = cache / f"examples-{source}-{code}{'-span' if SPAN else ''}-{len(records)}.pickle"
+    path = cache / f"examples-{source}-{code}-{len(records)}.pickle"
     if path.exists():
         return pickle.loads(path.read_bytes())
     preparse(records, source, cache)
@@ -171,9 +167,6 @@ CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 
 GOOD = 0.5  # a candidate is a positive example when its F1 reaches this
 
 
-SPAN = False  # `--span`: the ranker reads the span head's columns too (`reader_span_fit`, filled in per fold)
-LME: Path | None = None  # LongMemEval haystacks for the span head's generated questions (default: next to the LoCoMo folder)
-DATASET = Path(".")
 OBJECTIVE = "listwise"  # or "pointwise": a logistic regression on F1 >= GOOD per candidate
 L2 = 1.0  # listwise: the weights' squared norm costs L2 / 2 per 100 questions
 POWER = 6.0  # listwise: a question's target spreads over its candidates as F1 ** POWER
@@ -267,16 +260,14 @@ def choose_ratio(train: list[Example], scores: dict[str, np.ndarray]) -> float:
     return max(RATIOS, key=lambda r: sum(score(e, answer(e, scores[e.record["key"]], r)) for e in lists))
 
 
-def loco(exs: list[Example], columns=None, span=None) -> dict[str, np.ndarray]:
-    """Held-out scores of every question's candidates, each from a model fitted on the other conversations. With `span`
-    (`reader_span_fit.Folds`) the span head's columns are filled in per fold: no head read the held-out conversation."""
+def loco(exs: list[Example], columns=None) -> dict[str, np.ndarray]:
+    """Held-out scores of every question's candidates, each from a model fitted on the other conversations."""
     out = {}
     for unit in sorted({e.record["unit"] for e in exs}):
-        train = [e if span is None else span.fill(e, unit, e.record["unit"]) for e in exs if e.record["unit"] != unit]
-        model = fit_ranker(train, columns)
+        model = fit_ranker([e for e in exs if e.record["unit"] != unit], columns)
         for e in exs:
             if e.record["unit"] == unit:
-                out[e.record["key"]] = probabilities(model, e if span is None else span.fill(e, unit), columns)
+                out[e.record["key"]] = probabilities(model, e, columns)
     return out
 
 
@@ -381,32 +372,18 @@ def abstention_loco(exs, held, preds):
 def run(records: list[dict], out: Path | None, ablate: bool = True) -> None:
     from hyperloom.agent.reader import ABSTAIN_FEATURES, NO_ANSWER, feature_names
 
-    from hyperloom.agent import reader_span
-
     started = time.perf_counter()
-    reader_span.use(None)  # candidates are made without the span head; with --span its columns are filled in per fold (below)
     exs = examples(records, "hits")
     gold = examples(records, "gold_hits")
     print(f"candidates: {sum(len(e.found) for e in exs) / len(exs):.0f} per question over packed evidence ({time.perf_counter() - started:.0f} s)")
-    span = None
-    if SPAN:
-        from hyperloom.benchmarks.reader_span_fit import Folds, lme_next_to
-
-        span = Folds(records, CACHE, LME or lme_next_to(DATASET))
     print("LoCoMo dev, official F1, leave-one-conversation-out (train on 5 conversations, score the 6th)")
     header()
     show("extractive baseline (graph, none)", table(exs, {r["key"]: r["baseline"] for r in records}))
-    if span is not None:
-        show("reader without the span head", table(exs, predictions(exs, loco(exs))))
-    held = loco(exs, span=span)
+    held = loco(exs)
     preds = predictions(exs, held)
     show("reader, no abstention", table(exs, preds))
-    if span is not None:
-        show("gold evidence turns, no span head", table(gold, predictions(gold, loco(gold))))
-    gold_held = loco(gold, span=span)
+    gold_held = loco(gold)
     show("reader on gold evidence turns", table(gold, predictions(gold, gold_held)))
-    if span is not None:  # abstention and the shipped ranker read each example's columns from a head that never saw it
-        exs = [span.shipped(e) for e in exs]
     p, X, y = abstention_loco(exs, held, preds)
     rows = curve(exs, preds, p)
     chosen = {e.record["key"]: (NO_ANSWER if p[i] >= 0.5 else preds[e.record["key"]]) for i, e in enumerate(exs)}
@@ -416,7 +393,7 @@ def run(records: list[dict], out: Path | None, ablate: bool = True) -> None:
     for t, main, adv in rows[::2] + [rows[-1]]:
         print(f"{t:>10.3f} {main:>8.3f} {adv:>12.3f}")
     if out is not None:
-        write(exs, held, preds, X, y, out, span)
+        write(exs, held, preds, X, y, out)
     if ablate:
         ablations(exs)
 
@@ -443,7 +420,7 @@ def ablations(exs: list[Example]) -> None:
         show(f"- {group}"[:34], table(exs, predictions(exs, held)))
 
 
-def write(exs, held, preds, X, y, out: Path, span=None) -> None:
+def write(exs, held, preds, X, y, out: Path) -> None:
     from hyperloom.agent import reader_evidence
     from hyperloom.agent.reader import ABSTAIN_FEATURES, feature_names
 
@@ -459,18 +436,10 @@ def write(exs, held, preds, X, y, out: Path, span=None) -> None:
         "abstain_features": list(ABSTAIN_FEATURES), "abstain": pack(abstain), "abstain_threshold": threshold,
         "trained_on": units, "questions": len(exs), "positive": f"official LoCoMo F1 >= {GOOD}",
         "evidence": f"the agent's packed hits (model none, structured memory): best {reader_evidence.LOOK} turns, {reader_evidence.BUDGET} sentences parsed, entity recogniser {'on' if reader_evidence.NER else 'off'}",
-        "span_head": "none" if span is None else "reader_span.npz (benchmarks/reader_span_fit.py); the ranker read each conversation's span columns from a head fitted without it",
         "objective": OBJECTIVE if OBJECTIVE == "pointwise" else f"listwise softmax, target F1 ** {POWER}, L2 {L2}, calibrated",
     }
     out.write_text(json.dumps(data, indent=0) + "\n")
     print(f"\nwrote {out}: list ratio {ratio}, abstention threshold {threshold}, trained on {', '.join(units)}")
-    if span is not None:
-        from hyperloom.agent.reader_span import HEAD_FILE
-        from hyperloom.benchmarks.reader_span_fit import heads, write_head
-
-        head = heads(span.sources, span.known, span.units, span.lme, [()])[()]
-        write_head(head, out.parent / HEAD_FILE)
-        print(f"wrote {out.parent / HEAD_FILE}: trained on {head.trained_on}")
 
 
 def latency(records: list[dict], n: int = 200) -> None:
@@ -506,19 +475,8 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true", help="only time `read` on the dev evidence")
     parser.add_argument("--no-ablations", action="store_true", help="skip the per-feature-group refits (36 more fits)")
     parser.add_argument("--objective", choices=("listwise", "pointwise"), default=OBJECTIVE, help="the ranking model's training objective")
-    parser.add_argument("--span", action="store_true", help="rank with the neural span head's columns too (reader_span; encodes every evidence sentence and fits 21 heads)")
-    parser.add_argument("--generated", type=int, default=None, help="span-selection questions generated from LongMemEval for the span head")
     args = parser.parse_args()
-    if args.generated is not None:
-        from hyperloom.benchmarks import reader_span_fit
-
-        reader_span_fit.GENERATED = args.generated
-    globals().update(OBJECTIVE=args.objective, SPAN=args.span, DATASET=args.dataset)
-    if args.span:  # before anything asks for the reader's feature names
-        from hyperloom.agent import reader_features, reader_span
-
-        reader_span.ENABLED = True
-        reader_features.feature_names.cache_clear()
+    globals()["OBJECTIVE"] = args.objective
     records = collect(args.dataset, args.cache)
     if args.collect_only:
         return
