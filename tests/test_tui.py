@@ -361,3 +361,29 @@ def test_commands_parse_and_complete():
     assert parse("/forget session s 1") .rest == "session s 1" and parse("/Help").name == "help"
     assert complete("/he") == "/help" and complete("/model l") == "/model local/smollm2 "
     assert complete("/x") == "/x" and complete("hello") == "hello"
+
+
+def test_the_chat_exits_when_its_terminal_goes(tmp_path) -> None:
+    """A real process on a real pty whose other end then closes, as a window closed under `make run` does: no
+    SIGHUP reaches the app there (it has no controlling terminal), and it used to spin a core reading a dead terminal."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "HYPERLOOM_HOME": str(tmp_path / "home"), "TERM": "xterm-256color"}
+    chat = subprocess.Popen([str(Path(sys.executable).parent / "hyperloom"), "chat"], stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    drawn, deadline = b"", time.monotonic() + 120
+    while b"hyperloom" not in drawn and time.monotonic() < deadline and chat.poll() is None:
+        if select.select([master], [], [], 1)[0]:
+            drawn += os.read(master, 65536)
+    os.close(master)
+    try:
+        assert b"hyperloom" in drawn and chat.wait(timeout=30) == 0
+    finally:
+        chat.kill()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import select
+import sys
 import threading
 from pathlib import Path
 
@@ -53,6 +56,8 @@ class HyperloomApp(App):
         self.warming = False
 
     def on_mount(self) -> None:
+        if not self.is_headless:  # on a real terminal: go when it goes (see terminal_gone)
+            self.set_interval(2.0, self.exit_if_terminal_gone)
         self.chat = ChatScreen(self.agent)
         self.push_screen(self.chat)
         if self.demo:
@@ -63,6 +68,12 @@ class HyperloomApp(App):
         else:
             self.refresh_stats()
             self.start_warm_up()
+
+    def exit_if_terminal_gone(self) -> None:
+        """A closed window does not always hang us up: under `make run` no SIGHUP reached the app, which then
+        spun a core reading the dead terminal. A terminal that no longer answers is the same as a quit."""
+        if terminal_gone():
+            self.exit()
 
     def start_warm_up(self) -> None:
         if self.warm and not self.warming and self.agent.config.model != "none":
@@ -138,6 +149,18 @@ Memory holds the **demo**: four sessions between Maya and Jonas (March to Octobe
 - *Who is Pixel?*
 
 **/help** lists the commands; **F2** opens the memory inspector."""
+
+
+def terminal_gone() -> bool:
+    """Whether the terminal we run on has hung up (its window closed, its pty's other end gone)."""
+    try:
+        fd = sys.__stdin__.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        hung = any(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, events in poll.poll(0))
+        return hung or not os.isatty(fd)
+    except (AttributeError, ValueError, OSError):
+        return True
 
 
 def make_app(agent: Agent, *, demo: bool = False, warm_up: bool = True) -> HyperloomApp:
