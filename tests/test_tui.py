@@ -384,6 +384,6 @@ def test_the_chat_exits_when_its_terminal_goes(tmp_path) -> None:
             drawn += os.read(master, 65536)
     os.close(master)
     try:
-        assert b"hyperloom" in drawn and chat.wait(timeout=30) == 0
+        assert b"hyperloom" in drawn and chat.wait(timeout=60) == 0
     finally:
         chat.kill()
