@@ -15,7 +15,7 @@ from hyperloom.tui.commands import BY_NAME, Command, completions, help_markdown,
 from hyperloom.tui.screens.dialogs import ConfirmDialog
 from hyperloom.tui.screens.session import SessionScreen
 from hyperloom.tui.screens.trace import TraceScreen
-from hyperloom.tui.widgets.conversation import Conversation
+from hyperloom.tui.widgets.conversation import Conversation, turn_text
 from hyperloom.tui.widgets.evidence import EvidencePanel
 from hyperloom.tui.widgets.prompt import PromptInput
 from hyperloom.tui.widgets.status import StatusLine
@@ -115,10 +115,7 @@ class ChatScreen(Screen):
         self.evidence.show([(c, self._turn_text(c.turn_id)) for c in citations])
 
     def _turn_text(self, turn_id: str) -> str | None:
-        try:
-            return self.agent.turn(turn_id).text
-        except HyperloomError:
-            return None
+        return turn_text(self.agent, turn_id)
 
     @on(EvidencePanel.CitationChosen)
     def open_citation(self, event: EvidencePanel.CitationChosen) -> None:

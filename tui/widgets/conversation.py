@@ -109,12 +109,21 @@ def answer_markdown(answer: Answer, said: Callable[[str], str | None] = lambda t
     return "\n\n".join(parts)
 
 
+def turn_text(agent: Agent, turn_id: str) -> str | None:
+    """The text of a quoted turn, None when it has been forgotten since (the chat and its evidence panel both ask)."""
+    try:
+        return agent.turn(turn_id).text
+    except HyperloomError:
+        return None
+
+
 def _day(time: str | None) -> str:
     """'2024-03-02T…' as '2 March 2024'."""
     try:
-        return datetime.fromisoformat(time).strftime("%-d %B %Y") if time else "undated"
+        when = datetime.fromisoformat(time) if time else None
     except ValueError:
         return time or "undated"
+    return f"{when.day} {when:%B %Y}" if when else "undated"
 
 
 def escape(text: str) -> str:
@@ -207,7 +216,7 @@ class Conversation(VerticalScroll):
     async def show_verified_answer(self, event: AnswerComplete) -> None:
         if self.pending is not None and self.pending[1] is event.message:
             self.pending = None
-        await event.message.finish(answer_markdown(event.answer, self._said), event.answer.confidence)
+        await event.message.finish(answer_markdown(event.answer, lambda turn_id: turn_text(self.agent, turn_id)), event.answer.confidence)
         self.scroll_end(animate=False)
 
     @on(AnswerFailed)
@@ -216,12 +225,6 @@ class Conversation(VerticalScroll):
             for message in self.pending:
                 await message.remove()
             self.pending = None
-
-    def _said(self, turn_id: str) -> str | None:
-        try:
-            return self.agent.turn(turn_id).text
-        except HyperloomError:  # forgotten since
-            return None
 
     def clear(self) -> None:
         self.pending = None
